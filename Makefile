@@ -1,0 +1,41 @@
+# Two commands set up everything on a fresh machine:
+#   make run    create .venv if missing, install, run the main job on the shipped models
+#   make test   create .venv if missing, install with dev extras, run the test suite
+# Every pip install goes through constraints.txt (torch==2.13.0, CPU).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+INSTALL := $(PIP) install -q -c constraints.txt
+
+.PHONY: run test lint bench system-deps clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(PY) pyproject.toml constraints.txt
+	$(INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(INSTALL) -e '.[dev]'
+	touch $@
+
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+run: system-deps $(VENV)/.installed
+	$(VENV)/bin/emorl predict
+
+test: system-deps $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_ter.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

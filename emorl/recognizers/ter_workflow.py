@@ -1,0 +1,226 @@
+"""End-to-end TER jobs behind the CLI: train on corpora, evaluate on a corpus."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emorl.data import Corpus, load_corpus
+from emorl.emotions import FOUR_CLASS, LabelMode
+from emorl.evaluation import (
+    ClassificationReport,
+    group_holdout,
+    holdout,
+    plot_confusion_matrix,
+    plot_learning_curves,
+)
+from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
+from emorl.recognizers.ter_training import (
+    CHECKPOINT_NAME,
+    TERTrainingConfig,
+    TrainingResult,
+    cap_per_class,
+    evaluate_ter,
+    train_ter,
+)
+from emorl.recognizers.text_data import TextSet, group_names, split_where, text_set
+
+
+@dataclass
+class CorpusSource:
+    """One corpus to read: its reader name and path."""
+
+    name: str
+    path: Path
+
+
+@dataclass
+class TERTrainJob:
+    """Everything ``emorl train ter`` needs."""
+
+    train: list[CorpusSource]
+    out: Path
+    model: TERConfig = field(default_factory=TERConfig)
+    training: TERTrainingConfig = field(default_factory=TERTrainingConfig)
+    validation: list[CorpusSource] = field(default_factory=list)
+    holdout: list[str] = field(default_factory=list)
+    val_fraction: float = 0.0
+    val_group: str = "dialogue"
+    max_per_class: int | None = None
+    label_mode: LabelMode = "four"
+    progress: bool = True
+
+
+@dataclass
+class TERTrainOutcome:
+    """What a training job wrote and measured."""
+
+    model_dir: Path
+    train_counts: dict[str, int]
+    val_counts: dict[str, int]
+    result: TrainingResult
+    validation: ClassificationReport | None
+    skipped: dict[str, dict[str, int]]
+
+
+def _read(source: CorpusSource, mode: LabelMode) -> Corpus:
+    return load_corpus(source.name, source.path, labels=mode)
+
+
+def _split_validation(corpus: Corpus, job: TERTrainJob) -> tuple[TextSet, TextSet | None]:
+    """The training part of one corpus and, where the job asks, its held-out part."""
+    if job.holdout:
+        kept, held = split_where(corpus, job.holdout)
+        return (
+            text_set(kept, corpus.labels, corpus.name),
+            text_set(held, corpus.labels, corpus.name),
+        )
+    if job.val_fraction > 0:
+        data = text_set(corpus.utterances, corpus.labels, corpus.name)
+        seed = job.training.seed
+        if job.val_group == "none":
+            train_idx, val_idx = holdout(len(data), job.val_fraction, seed=seed, stratify=data.y)
+        else:
+            groups = group_names(corpus.utterances, job.val_group)
+            train_idx, val_idx = group_holdout(groups, job.val_fraction, seed=seed)
+        return data.subset(train_idx), data.subset(val_idx)
+    return text_set(corpus.utterances, corpus.labels, corpus.name), None
+
+
+def _labels_for(corpora: Sequence[Corpus]) -> tuple[str, ...]:
+    labels = {c.labels for c in corpora}
+    if len(labels) != 1:
+        found = "; ".join(f"{c.name}: {', '.join(c.labels)}" for c in corpora)
+        raise ValueError(f"corpora have different label sets and cannot be mixed ({found})")
+    return labels.pop()
+
+
+def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
+    """Read corpora, fine-tune, save the model folder with its metrics and plots."""
+    corpora = [_read(s, job.label_mode) for s in job.train]
+    labels = _labels_for(corpora)
+    train = TextSet(labels)
+    val: TextSet | None = None
+    for corpus in corpora:
+        part, held = _split_validation(corpus, job)
+        if job.max_per_class:
+            part = part.subset(cap_per_class(part.y, job.max_per_class, seed=job.training.seed))
+        train.extend(part)
+        if held is not None:
+            val = held if val is None else (val.extend(held) or val)
+    val_corpora = [_read(s, job.label_mode) for s in job.validation]
+    for corpus in val_corpora:
+        if corpus.labels != labels:
+            raise ValueError(
+                f"validation corpus {corpus.name} has labels {corpus.labels}, training has {labels}"
+            )
+        extra = text_set(corpus.utterances, labels, corpus.name)
+        val = extra if val is None else (val.extend(extra) or val)
+    if len(train) == 0:
+        raise ValueError("no training utterances")
+    missing = [label for label, n in train.counts().items() if n == 0]
+    if missing:
+        raise ValueError(f"no training examples of {', '.join(missing)}")
+
+    model_config = TERConfig(**{**asdict(job.model), "labels": labels})
+    model = TextEmotionRecognizer.create(model_config, seed=job.training.seed)
+    job.out.mkdir(parents=True, exist_ok=True)
+    result = train_ter(
+        model,
+        train.texts,
+        train.y,
+        job.training,
+        val_texts=val.texts if val else None,
+        val_labels=val.y if val else None,
+        checkpoint_dir=job.out,
+        progress=job.progress,
+    )
+    skipped = {c.name: dict(c.skipped) for c in corpora + val_corpora}
+    data = {
+        "train": [{"corpus": s.name, "path": str(s.path)} for s in job.train],
+        "validation": [{"corpus": s.name, "path": str(s.path)} for s in job.validation],
+        "holdout": job.holdout,
+        "val_fraction": job.val_fraction,
+        "val_group": job.val_group,
+        "max_per_class": job.max_per_class,
+        "label_mode": job.label_mode,
+        "train_counts": train.counts(),
+        "val_counts": val.counts() if val else {},
+        "skipped": skipped,
+    }
+    training_meta = {
+        **asdict(job.training),
+        "seconds": round(result.seconds, 1),
+        "examples_per_second": round(result.examples_per_second, 1),
+        "history": result.history,
+    }
+    model.save_pretrained(job.out, training=training_meta, data=data)
+    # Measure the model as stored (weights rounded to the storage dtype), not as trained.
+    stored = TextEmotionRecognizer.from_pretrained(job.out)
+    report = evaluate_ter(stored, val.texts, val.y) if val else None
+    if report is not None:
+        metrics = {k: v for k, v in report.to_dict().items() if k != "per_class"}
+        stored.save_pretrained(job.out, metrics={"validation": metrics})
+        plot_confusion_matrix(
+            report.confusion, labels, job.out / "confusion_validation.png", title="TER validation"
+        )
+    if result.history.get("train_loss"):
+        plot_learning_curves(result.history, job.out / "learning_curve.png", title="TER training")
+    (job.out / CHECKPOINT_NAME).unlink(missing_ok=True)
+    return TERTrainOutcome(
+        job.out, train.counts(), val.counts() if val else {}, result, report, skipped
+    )
+
+
+def label_mode_for(model: TextEmotionRecognizer) -> LabelMode:
+    """The reader mode whose labels match the model's."""
+    return "four" if model.labels == FOUR_CLASS else "full"
+
+
+def run_evaluate_ter(
+    model: TextEmotionRecognizer, source: CorpusSource, *, confusion_png: Path | None = None
+) -> dict[str, Any]:
+    """Evaluate on one corpus; a dict with ``n``, ``accuracy``, ``ua``, ``macro_f1``..."""
+    corpus = _read(source, label_mode_for(model))
+    if corpus.labels != model.labels:
+        raise ValueError(
+            f"{source.name} yields labels {corpus.labels}, the model predicts {model.labels}"
+        )
+    data = text_set(corpus.utterances, corpus.labels, corpus.name)
+    if len(data) == 0:
+        raise ValueError(f"{source.path}: no utterances to evaluate")
+    begun = time.perf_counter()
+    report = evaluate_ter(model, data.texts, data.y)
+    seconds = time.perf_counter() - begun
+    if confusion_png is not None:
+        plot_confusion_matrix(
+            report.confusion, model.labels, confusion_png, title=f"TER on {source.name}"
+        )
+    out = report.to_dict()
+    out.update(
+        {
+            "corpus": source.name,
+            "data": str(source.path),
+            "skipped": dict(corpus.skipped),
+            "sentences_per_second": round(len(data) / seconds, 1),
+        }
+    )
+    return out
+
+
+def predict_texts(model: TextEmotionRecognizer, texts: Sequence[str]) -> list[dict[str, Any]]:
+    """Label and posteriors for each text."""
+    probs = model.probabilities(list(texts))
+    return [
+        {
+            "text": text,
+            "label": model.labels[int(np.argmax(row))],
+            "probabilities": dict(zip(model.labels, map(float, row), strict=True)),
+        }
+        for text, row in zip(texts, probs, strict=True)
+    ]
