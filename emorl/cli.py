@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from emorl import __version__
@@ -28,8 +29,8 @@ def _pairs(names: Sequence[str] | None, paths: Sequence[str] | None, what: str):
 
     names, paths = names or [], paths or []
     if len(names) != len(paths):
-        raise SystemExit(
-            f"error: each --{what}corpus needs one --{what}data "
+        raise ValueError(
+            f"each --{what}corpus needs one --{what}data "
             f"({len(names)} corpora, {len(paths)} paths)"
         )
     return [CorpusSource(n, Path(p)) for n, p in zip(names, paths, strict=True)]
@@ -128,6 +129,25 @@ def _build_parser() -> argparse.ArgumentParser:
     ter.add_argument("--no-progress", action="store_true")
     _add_ter_model_options(ter)
 
+    crossval = commands.add_parser("crossval", help="k-fold cross-validation of a recognizer")
+    cv_kinds = crossval.add_subparsers(dest="kind", required=True)
+    cvter = cv_kinds.add_parser("ter", help="cross-validate text emotion recognition")
+    cvter.add_argument("--corpus", action="append", required=True, help="repeatable")
+    cvter.add_argument("--data", action="append", required=True, help="one per --corpus")
+    cvter.add_argument("--folds", type=int, default=10)
+    cvter.add_argument("--seeds", type=int, default=3, help="initialisations per fold")
+    cvter.add_argument("--group", choices=("none", "dialogue", "speaker"), default="none",
+                       help="keep these groups exclusive between train and test folds")
+    cvter.add_argument("--split-seed", type=int, default=0, help="seed of the fold shuffle")
+    cvter.add_argument("--labels", choices=("four", "full"), default="four")
+    cvter.add_argument("--epochs", type=int, default=t.epochs)
+    cvter.add_argument("--batch-size", type=int, default=t.batch_size)
+    cvter.add_argument("--lr", type=float, default=t.learning_rate)
+    cvter.add_argument("--out", type=Path, default=None,
+                       help="folder for crossval.json and the confusion-matrix PNG")
+    cvter.add_argument("--no-progress", action="store_true")
+    _add_ter_model_options(cvter)
+
     evaluate = commands.add_parser("evaluate", help="evaluate a recognizer on a corpus")
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True)
     eter = eval_kinds.add_parser("ter", help="evaluate a text emotion recognizer")
@@ -146,8 +166,23 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train_ter(args: argparse.Namespace) -> int:
+def _ter_config(args: argparse.Namespace):
     from emorl.recognizers.ter import TERConfig
+
+    return TERConfig(
+        encoder=args.encoder,
+        max_length=args.max_length,
+        hidden_size=args.hidden_size,
+        dropout=args.dropout,
+        l2=args.l2,
+        pooling=args.pooling,
+        freeze_embeddings=not args.train_embeddings,
+        frozen_layers=args.frozen_layers,
+        storage_dtype=args.storage_dtype,
+    )
+
+
+def _train_ter(args: argparse.Namespace) -> int:
     from emorl.recognizers.ter_training import TERTrainingConfig
     from emorl.recognizers.ter_workflow import TERTrainJob, run_train_ter
 
@@ -155,17 +190,7 @@ def _train_ter(args: argparse.Namespace) -> int:
         train=_pairs(args.corpus, args.data, ""),
         validation=_pairs(args.val_corpus, args.val_data, "val-"),
         out=args.out,
-        model=TERConfig(
-            encoder=args.encoder,
-            max_length=args.max_length,
-            hidden_size=args.hidden_size,
-            dropout=args.dropout,
-            l2=args.l2,
-            pooling=args.pooling,
-            freeze_embeddings=not args.train_embeddings,
-            frozen_layers=args.frozen_layers,
-            storage_dtype=args.storage_dtype,
-        ),
+        model=_ter_config(args),
         training=TERTrainingConfig(
             epochs=args.epochs,
             batch_size=args.batch_size,
@@ -199,6 +224,36 @@ def _train_ter(args: argparse.Namespace) -> int:
         summary = {k: report[k] for k in ("n", "accuracy", "ua", "macro_f1")}
         summary.update({k: report[k] for k in ("macro_recall", "f1_pn") if k in report})
         print(json.dumps({"validation": summary}))
+    return 0
+
+
+def _crossval_ter(args: argparse.Namespace) -> int:
+    from emorl.recognizers.ter_training import TERTrainingConfig
+    from emorl.recognizers.ter_workflow import TERCrossValJob, run_crossval_ter
+
+    job = TERCrossValJob(
+        sources=_pairs(args.corpus, args.data, ""),
+        model=_ter_config(args),
+        training=TERTrainingConfig(
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+            checkpoint_every=0,
+        ),
+        folds=args.folds,
+        seeds=tuple(range(args.seeds)),
+        group=args.group,
+        split_seed=args.split_seed,
+        label_mode=args.labels,
+        out=args.out,
+        progress=not args.no_progress,
+    )
+    summary = run_crossval_ter(job)
+    table = Table(title=f"TER {args.folds}-fold CV x {args.seeds} initialisations")
+    table.add_column("metric")
+    table.add_column("mean ± std", justify="right")
+    for metric, text in summary["formatted"].items():
+        table.add_row(metric, text)
+    console.print(table)
+    print(json.dumps({k: summary[k] for k in ("accuracy", "ua", "macro_f1", "n", "protocol")}))
     return 0
 
 
@@ -248,6 +303,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 HANDLERS = {
     ("train", "ter"): _train_ter,
+    ("crossval", "ter"): _crossval_ter,
     ("evaluate", "ter"): _evaluate_ter,
     ("predict", None): _predict,
 }
@@ -260,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (FileNotFoundError, ValueError) as err:
-        console.print(f"[bold red]error:[/] {err}")
+        console.print(f"[bold red]error:[/] {escape(str(err))}")
         return 2
     except KeyboardInterrupt:
         console.print("interrupted")

@@ -224,3 +224,61 @@ def predict_texts(model: TextEmotionRecognizer, texts: Sequence[str]) -> list[di
         }
         for text, row in zip(texts, probs, strict=True)
     ]
+
+
+@dataclass
+class TERCrossValJob:
+    """``emorl crossval ter``: k-fold CV, several initialisations per fold."""
+
+    sources: list[CorpusSource]
+    model: TERConfig = field(default_factory=TERConfig)
+    training: TERTrainingConfig = field(default_factory=TERTrainingConfig)
+    folds: int = 10
+    seeds: tuple[int, ...] = (0, 1, 2)
+    group: str = "none"
+    split_seed: int = 0
+    label_mode: LabelMode = "four"
+    out: Path | None = None
+    progress: bool = True
+
+
+def run_crossval_ter(job: TERCrossValJob) -> dict[str, Any]:
+    """Train a fresh TER per fold and seed; WA/UA/macro-F1 as mean and std over all runs."""
+    from emorl.evaluation import cross_validate
+
+    corpora = [_read(s, job.label_mode) for s in job.sources]
+    labels = _labels_for(corpora)
+    data = TextSet(labels)
+    utterances = []
+    for corpus in corpora:
+        data.extend(text_set(corpus.utterances, labels, corpus.name))
+        utterances += corpus.utterances
+    groups = None if job.group == "none" else group_names(utterances, job.group)
+    config = TERConfig(**{**asdict(job.model), "labels": labels})
+
+    def fit_predict(train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> np.ndarray:
+        model = TextEmotionRecognizer.create(config, seed=seed)
+        training = TERTrainingConfig(**{**asdict(job.training), "seed": seed})
+        part = data.subset(train_idx)
+        train_ter(model, part.texts, part.y, training, progress=False)
+        return model.probabilities([data.texts[i] for i in test_idx]).argmax(axis=1)
+
+    result = cross_validate(
+        fit_predict, data.y, labels, folds=job.folds, seeds=job.seeds, groups=groups,
+        split_seed=job.split_seed, progress=job.progress,
+    )
+    summary = result.summary()
+    summary.update({
+        "protocol": {"folds": job.folds, "seeds": list(job.seeds), "group": job.group,
+                     "split_seed": job.split_seed},
+        "corpora": [{"corpus": s.name, "path": str(s.path)} for s in job.sources],
+        "formatted": {m: result.format(m) for m in ("accuracy", "ua", "macro_f1")},
+    })
+    if job.out is not None:
+        from emorl.artifacts import write_json
+
+        job.out.mkdir(parents=True, exist_ok=True)
+        write_json(job.out / "crossval.json", summary)
+        plot_confusion_matrix(result.confusion(), labels, job.out / "confusion_crossval.png",
+                              title=f"TER {job.folds}-fold CV")
+    return summary
