@@ -30,8 +30,7 @@ def _pairs(names: Sequence[str] | None, paths: Sequence[str] | None, what: str):
     names, paths = names or [], paths or []
     if len(names) != len(paths):
         raise ValueError(
-            f"each --{what}corpus needs one --{what}data "
-            f"({len(names)} corpora, {len(paths)} paths)"
+            f"each --{what}corpus needs one --{what}data ({len(names)} corpora, {len(paths)} paths)"
         )
     return [CorpusSource(n, Path(p)) for n, p in zip(names, paths, strict=True)]
 
@@ -62,6 +61,35 @@ def _add_ter_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--storage-dtype", choices=("float16", "float32"), default=d.storage_dtype)
 
 
+def _add_corpus_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--corpus",
+        action="append",
+        required=True,
+        help="corpus reader (semeval, meld, dailydialog, iemocap, manifest); repeatable",
+    )
+    parser.add_argument("--data", action="append", required=True, help="its path; one per --corpus")
+    parser.add_argument(
+        "--labels",
+        choices=("four", "full"),
+        default="four",
+        help="the paper's four classes or the corpus's full label set",
+    )
+
+
+def _add_ter_training_options(parser: argparse.ArgumentParser) -> None:
+    from emorl.recognizers.ter_training import TERTrainingConfig
+
+    t = TERTrainingConfig()
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=int, default=t.epochs)
+    group.add_argument("--batch-size", type=int, default=t.batch_size)
+    group.add_argument("--lr", type=float, default=t.learning_rate)
+    group.add_argument("--class-weights", choices=("balanced", "none"), default=t.class_weights)
+    group.add_argument("--no-progress", action="store_true")
+    _add_ter_model_options(parser)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from emorl.recognizers.ter_training import TERTrainingConfig
 
@@ -72,13 +100,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a recognizer")
     train_kinds = train.add_subparsers(dest="kind", required=True)
     ter = train_kinds.add_parser("ter", help="fine-tune a text emotion recognizer")
-    ter.add_argument(
-        "--corpus",
-        action="append",
-        required=True,
-        help="corpus reader (semeval, meld, dailydialog, iemocap, manifest); repeatable",
-    )
-    ter.add_argument("--data", action="append", required=True, help="its path; one per --corpus")
+    _add_corpus_options(ter)
     ter.add_argument("--out", type=Path, required=True, help="model folder to write")
     ter.add_argument("--val-corpus", action="append", help="validation corpus; repeatable")
     ter.add_argument("--val-data", action="append", help="its path; one per --val-corpus")
@@ -103,50 +125,40 @@ def _build_parser() -> argparse.ArgumentParser:
         help="keep these groups exclusive between train and validation",
     )
     ter.add_argument(
-        "--labels",
-        choices=("four", "full"),
-        default="four",
-        help="the paper's four classes or the corpus's full label set",
-    )
-    ter.add_argument(
         "--max-per-class",
         type=int,
         default=None,
         help="cap each class of each training corpus to this many random examples",
     )
-    t = TERTrainingConfig()
-    ter.add_argument("--epochs", type=int, default=t.epochs)
-    ter.add_argument("--batch-size", type=int, default=t.batch_size)
-    ter.add_argument("--lr", type=float, default=t.learning_rate)
-    ter.add_argument("--seed", type=int, default=t.seed)
-    ter.add_argument("--class-weights", choices=("balanced", "none"), default=t.class_weights)
+    ter.add_argument("--seed", type=int, default=0)
     ter.add_argument(
         "--checkpoint-every",
         type=int,
-        default=t.checkpoint_every,
+        default=TERTrainingConfig().checkpoint_every,
         help="steps between checkpoints (a rerun with the same --out resumes)",
     )
-    ter.add_argument("--no-progress", action="store_true")
-    _add_ter_model_options(ter)
+    _add_ter_training_options(ter)
 
     crossval = commands.add_parser("crossval", help="k-fold cross-validation of a recognizer")
     cv_kinds = crossval.add_subparsers(dest="kind", required=True)
     cvter = cv_kinds.add_parser("ter", help="cross-validate text emotion recognition")
-    cvter.add_argument("--corpus", action="append", required=True, help="repeatable")
-    cvter.add_argument("--data", action="append", required=True, help="one per --corpus")
+    _add_corpus_options(cvter)
     cvter.add_argument("--folds", type=int, default=10)
     cvter.add_argument("--seeds", type=int, default=3, help="initialisations per fold")
-    cvter.add_argument("--group", choices=("none", "dialogue", "speaker"), default="none",
-                       help="keep these groups exclusive between train and test folds")
+    cvter.add_argument(
+        "--group",
+        choices=("none", "dialogue", "speaker"),
+        default="none",
+        help="keep these groups exclusive between train and test folds",
+    )
     cvter.add_argument("--split-seed", type=int, default=0, help="seed of the fold shuffle")
-    cvter.add_argument("--labels", choices=("four", "full"), default="four")
-    cvter.add_argument("--epochs", type=int, default=t.epochs)
-    cvter.add_argument("--batch-size", type=int, default=t.batch_size)
-    cvter.add_argument("--lr", type=float, default=t.learning_rate)
-    cvter.add_argument("--out", type=Path, default=None,
-                       help="folder for crossval.json and the confusion-matrix PNG")
-    cvter.add_argument("--no-progress", action="store_true")
-    _add_ter_model_options(cvter)
+    cvter.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for crossval.json and the confusion-matrix PNG",
+    )
+    _add_ter_training_options(cvter)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a recognizer on a corpus")
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True)
@@ -235,7 +247,10 @@ def _crossval_ter(args: argparse.Namespace) -> int:
         sources=_pairs(args.corpus, args.data, ""),
         model=_ter_config(args),
         training=TERTrainingConfig(
-            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            class_weights=args.class_weights,
             checkpoint_every=0,
         ),
         folds=args.folds,

@@ -148,7 +148,10 @@ def test_meld_file_and_folder(tmp_path: Path) -> None:
     both = load_corpus("meld", tmp_path, labels="full")
     assert both.labels == CORPUS_LABELS["meld"]
     assert ids(both) == [
-        "dev_dia0_utt0", "train_dia0_utt0", "train_dia0_utt1", "train_dia1_utt0",
+        "dev_dia0_utt0",
+        "train_dia0_utt0",
+        "train_dia0_utt1",
+        "train_dia1_utt0",
         "train_dia1_utt2",
     ]
     assert [u.label for u in both.utterances] == ["sadness", "neutral", "joy", "fear", "surprise"]
@@ -200,7 +203,10 @@ def test_dailydialog_plain_layout(tmp_path: Path) -> None:
     assert first.extra["raw_text"] == "Say , Jim , how about going for a few beers after dinner ?"
     assert (first.label, first.extra["act"], first.dialogue) == ("neutral", "directive", "train_0")
     assert [u.speaker for u in corpus.utterances] == [
-        "train_0_A", "train_0_B", "train_1_A", "train_1_A",
+        "train_0_A",
+        "train_0_B",
+        "train_1_A",
+        "train_1_A",
     ]
     assert corpus.utterances[1].label == "happy"
     assert corpus.utterances[2].text == "It's $5 (about 50%)."
@@ -265,8 +271,11 @@ def test_iemocap_release_layout(tmp_path: Path) -> None:
     corpus = load_corpus("iemocap", root)
     assert_well_formed(corpus, "iemocap")
     assert ids(corpus) == [
-        "Ses01F_impro01_F000", "Ses01F_impro01_M000", "Ses01M_script01_1_M000",
-        "Ses02F_impro02_F000", "Ses02F_impro02_M000",
+        "Ses01F_impro01_F000",
+        "Ses01F_impro01_M000",
+        "Ses01M_script01_1_M000",
+        "Ses02F_impro02_F000",
+        "Ses02F_impro02_M000",
     ]
     assert corpus.label_counts() == {"neutral": 1, "happy": 2, "sad": 1, "angry": 1}
     assert corpus.skipped == Counter(
@@ -286,7 +295,9 @@ def test_iemocap_release_layout(tmp_path: Path) -> None:
     assert first.extra["session"] == 1
     assert first.extra["duration"] == pytest.approx(3.9456)
     assert (first.extra["valence"], first.extra["activation"], first.extra["dominance"]) == (
-        2.5, 3.0, 3.5,
+        2.5,
+        3.0,
+        3.5,
     )
 
 
@@ -340,7 +351,11 @@ def test_manifest_csv(tmp_path: Path) -> None:
     a, c, b = corpus.utterances
     assert a.audio_path == tmp_path / "set" / "clips" / "a.wav"
     assert (a.label, a.text, a.speaker, a.dialogue, a.extra) == (
-        "happy", "hello", "s1", "d1", {"split": "train"},
+        "happy",
+        "hello",
+        "s1",
+        "d1",
+        {"split": "train"},
     )
     assert c.audio_path == absolute and c.text is None and b.text is None
     assert corpus.skipped == Counter({"label 'fear' not in four-class set": 1})
@@ -406,7 +421,9 @@ def test_ravdess(tmp_path: Path) -> None:
     assert ids(corpus) == ["03-01-02-01-02-01-01", "03-01-05-02-01-02-02"]
     calm, angry = corpus.utterances
     assert (calm.label, calm.speaker, calm.text) == (
-        "neutral", "ravdess_01", "Dogs are sitting by the door",
+        "neutral",
+        "ravdess_01",
+        "Dogs are sitting by the door",
     )
     assert calm.extra == {"intensity": "normal", "statement": 2, "repetition": 1, "gender": "male"}
     assert angry.extra["gender"] == "female" and angry.extra["intensity"] == "strong"
@@ -425,7 +442,8 @@ def test_emodb_tess_cremad(tmp_path: Path) -> None:
     touch_all(tmp_path / "emodb", ["wav/03a01Fa.wav", "wav/16b10Lb.wav", "wav/08a02Wc.wav"])
     emodb = load_corpus("emodb", tmp_path / "emodb", labels="full")
     assert [(u.id, u.label, u.speaker) for u in emodb.utterances] == [
-        ("03a01Fa", "happy", "emodb_03"), ("08a02Wc", "angry", "emodb_08"),
+        ("03a01Fa", "happy", "emodb_03"),
+        ("08a02Wc", "angry", "emodb_08"),
         ("16b10Lb", "boredom", "emodb_16"),
     ]
     assert load_corpus("emodb", tmp_path / "emodb").skipped == Counter(
@@ -433,8 +451,11 @@ def test_emodb_tess_cremad(tmp_path: Path) -> None:
     )
     touch_all(
         tmp_path / "tess",
-        ["OAF_angry/OAF_back_angry.wav", "YAF_pleasant_surprised/YAF_dog_ps.wav",
-         "YAF_sad/YAF_germ_sad.wav"],
+        [
+            "OAF_angry/OAF_back_angry.wav",
+            "YAF_pleasant_surprised/YAF_dog_ps.wav",
+            "YAF_sad/YAF_germ_sad.wav",
+        ],
     )
     tess = load_corpus("tess", tmp_path / "tess", labels="full")
     assert [(u.label, u.speaker, u.text) for u in tess.utterances] == [
@@ -452,8 +473,11 @@ def test_emodb_tess_cremad(tmp_path: Path) -> None:
     ]
     assert cremad.utterances[1].extra == {"sentence": "TIE", "level": "high"}
     assert cremad.skipped == Counter({"label 'fear' not in four-class set": 1})
-    for name, bad in (("emodb", "03a01Xa.wav"), ("tess", "MAF_back_angry.wav"),
-                      ("cremad", "1001_DFA_JOY_XX.wav")):
+    for name, bad in (
+        ("emodb", "03a01Xa.wav"),
+        ("tess", "MAF_back_angry.wav"),
+        ("cremad", "1001_DFA_JOY_XX.wav"),
+    ):
         touch_all(tmp_path / name, [bad])
         with pytest.raises(CorpusFormatError, match=bad.replace(".", r"\.")):
             load_corpus(name, tmp_path / name)

@@ -294,8 +294,12 @@ def test_cross_validate_rejects_wrong_prediction_length() -> None:
 def test_cross_validate_semeval_extras_in_summary() -> None:
     y = np.array([0, 1, 2] * 4)
     res = cross_validate(
-        lambda tr, te, s: y[te], y, ["negative", "neutral", "positive"],
-        folds=2, seeds=(0,), progress=False,
+        lambda tr, te, s: y[te],
+        y,
+        ["negative", "neutral", "positive"],
+        folds=2,
+        seeds=(0,),
+        progress=False,
     )
     assert res.summary()["f1_pn"] == {"mean": 1.0, "std": 0.0}
 
@@ -305,8 +309,9 @@ def test_cross_validate_semeval_extras_in_summary() -> None:
 
 def test_plot_confusion_matrix_writes_png(tmp_path) -> None:
     cm = confusion_matrix(Y_TRUE, Y_PRED, 3)
-    out = plot_confusion_matrix(cm, ["neutral", "happy", "sad"], tmp_path / "a" / "cm.png",
-                                title="test")
+    out = plot_confusion_matrix(
+        cm, ["neutral", "happy", "sad"], tmp_path / "a" / "cm.png", title="test"
+    )
     assert out == tmp_path / "a" / "cm.png"
     data = out.read_bytes()
     assert data[:8] == PNG_SIGNATURE

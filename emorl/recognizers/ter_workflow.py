@@ -264,21 +264,37 @@ def run_crossval_ter(job: TERCrossValJob) -> dict[str, Any]:
         return model.probabilities([data.texts[i] for i in test_idx]).argmax(axis=1)
 
     result = cross_validate(
-        fit_predict, data.y, labels, folds=job.folds, seeds=job.seeds, groups=groups,
-        split_seed=job.split_seed, progress=job.progress,
+        fit_predict,
+        data.y,
+        labels,
+        folds=job.folds,
+        seeds=job.seeds,
+        groups=groups,
+        split_seed=job.split_seed,
+        progress=job.progress,
     )
     summary = result.summary()
-    summary.update({
-        "protocol": {"folds": job.folds, "seeds": list(job.seeds), "group": job.group,
-                     "split_seed": job.split_seed},
-        "corpora": [{"corpus": s.name, "path": str(s.path)} for s in job.sources],
-        "formatted": {m: result.format(m) for m in ("accuracy", "ua", "macro_f1")},
-    })
+    summary.update(
+        {
+            "protocol": {
+                "folds": job.folds,
+                "seeds": list(job.seeds),
+                "group": job.group,
+                "split_seed": job.split_seed,
+            },
+            "corpora": [{"corpus": s.name, "path": str(s.path)} for s in job.sources],
+            "formatted": {m: result.format(m) for m in ("accuracy", "ua", "macro_f1")},
+        }
+    )
     if job.out is not None:
         from emorl.artifacts import write_json
 
         job.out.mkdir(parents=True, exist_ok=True)
         write_json(job.out / "crossval.json", summary)
-        plot_confusion_matrix(result.confusion(), labels, job.out / "confusion_crossval.png",
-                              title=f"TER {job.folds}-fold CV")
+        plot_confusion_matrix(
+            result.confusion(),
+            labels,
+            job.out / "confusion_crossval.png",
+            title=f"TER {job.folds}-fold CV",
+        )
     return summary

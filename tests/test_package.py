@@ -1,0 +1,37 @@
+"""Package-level promises: importing is fast and loads no model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import emorl
+
+PROBE = """
+import json, sys, time
+begun = time.perf_counter()
+import emorl, emorl.emotions, emorl.data, emorl.evaluation
+seconds = time.perf_counter() - begun
+print(json.dumps({"seconds": seconds,
+                  "heavy": sorted(m for m in ("torch", "transformers", "matplotlib")
+                                  if m in sys.modules)}))
+"""
+
+
+def test_import_is_fast_and_loads_no_model() -> None:
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    assert result["heavy"] == []
+    assert result["seconds"] < 1.0
+
+
+def test_version_is_exposed(capsys) -> None:
+    import pytest
+
+    from emorl.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"emorl {emorl.__version__}"
