@@ -132,6 +132,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     ter.add_argument("--seed", type=int, default=0)
     ter.add_argument(
+        "--select",
+        choices=("val_ua", "val_accuracy", "val_macro_f1"),
+        default=None,
+        help="keep the epoch with the best validation score (default: the last epoch)",
+    )
+    ter.add_argument(
         "--checkpoint-every",
         type=int,
         default=TERTrainingConfig().checkpoint_every,
@@ -210,6 +216,7 @@ def _train_ter(args: argparse.Namespace) -> int:
             seed=args.seed,
             class_weights=args.class_weights,
             checkpoint_every=args.checkpoint_every,
+            select=args.select,
         ),
         holdout=args.holdout,
         val_fraction=args.val_fraction,

@@ -13,7 +13,13 @@ from emorl.emotions import LabelMode
 NAME = "dailydialog"
 #: Emotion code -> canonical label (``CORPUS_LABELS["dailydialog"]`` order).
 EMOTIONS: tuple[str, ...] = (
-    "no emotion", "anger", "disgust", "fear", "happiness", "sadness", "surprise",
+    "no emotion",
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "sadness",
+    "surprise",
 )
 ACTS: dict[int, str] = {1: "inform", 2: "question", 3: "directive", 4: "commissive"}
 EOU = "__eou__"

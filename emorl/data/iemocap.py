@@ -13,8 +13,15 @@ from emorl.emotions import LabelMode
 NAME = "iemocap"
 #: EmoEvaluation code -> canonical label; ``xxx`` (no majority) is skipped, not mapped.
 CODES: dict[str, str] = {
-    "neu": "neutral", "hap": "happy", "sad": "sad", "ang": "angry", "exc": "excited",
-    "fru": "frustrated", "fea": "fearful", "sur": "surprised", "dis": "disgusted",
+    "neu": "neutral",
+    "hap": "happy",
+    "sad": "sad",
+    "ang": "angry",
+    "exc": "excited",
+    "fru": "frustrated",
+    "fea": "fearful",
+    "sur": "surprised",
+    "dis": "disgusted",
     "oth": "other",
 }
 NO_MAJORITY = "no majority label (xxx)"
@@ -107,8 +114,10 @@ def _read_session(
                 continue
             if code not in CODES:
                 raise CorpusFormatError(
-                    file, lineno, f"iemocap: unknown label code {code!r}; expected one of "
-                    f"{', '.join([*CODES, 'xxx'])}"
+                    file,
+                    lineno,
+                    f"iemocap: unknown label code {code!r}; expected one of "
+                    f"{', '.join([*CODES, 'xxx'])}",
                 )
             full = CODES[code]
             if builder.mode == "four" and full == "excited" and merge_excited:

@@ -14,7 +14,12 @@ from emorl.emotions import LabelMode
 NAME = "meld"
 SUFFIX = "_sent_emo.csv"
 REQUIRED_COLUMNS: tuple[str, ...] = (
-    "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
+    "Utterance",
+    "Speaker",
+    "Emotion",
+    "Sentiment",
+    "Dialogue_ID",
+    "Utterance_ID",
 )
 EMPTY_TEXT = "empty text"
 

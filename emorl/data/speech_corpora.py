@@ -18,8 +18,14 @@ from emorl.emotions import LabelMode
 # --- RAVDESS -----------------------------------------------------------------------------
 
 RAVDESS_EMOTIONS: dict[str, str] = {
-    "01": "neutral", "02": "calm", "03": "happy", "04": "sad",
-    "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised",
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fearful",
+    "07": "disgust",
+    "08": "surprised",
 }
 RAVDESS_STATEMENTS: dict[str, str] = {
     "01": "Kids are talking by the door",
@@ -83,8 +89,13 @@ def read_ravdess(path: str | Path, *, labels: LabelMode = "four") -> Corpus:
 # --- EmoDB -------------------------------------------------------------------------------
 
 EMODB_EMOTIONS: dict[str, str] = {
-    "W": "angry", "L": "boredom", "E": "disgust", "A": "fear",
-    "F": "happy", "T": "sad", "N": "neutral",
+    "W": "angry",
+    "L": "boredom",
+    "E": "disgust",
+    "A": "fear",
+    "F": "happy",
+    "T": "sad",
+    "N": "neutral",
 }
 _EMODB = re.compile(r"(\d\d)([a-z]\d\d)([A-Z])([a-z])")
 
@@ -121,9 +132,15 @@ def read_emodb(path: str | Path, *, labels: LabelMode = "four") -> Corpus:
 # --- TESS --------------------------------------------------------------------------------
 
 TESS_EMOTIONS: dict[str, str] = {
-    "angry": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy",
-    "neutral": "neutral", "sad": "sad", "ps": "pleasant_surprise",
-    "pleasant_surprise": "pleasant_surprise", "pleasant_surprised": "pleasant_surprise",
+    "angry": "angry",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happy": "happy",
+    "neutral": "neutral",
+    "sad": "sad",
+    "ps": "pleasant_surprise",
+    "pleasant_surprise": "pleasant_surprise",
+    "pleasant_surprised": "pleasant_surprise",
 }
 _TESS = re.compile(
     r"(OAF|YAF)_(\w+?)_(angry|disgust|fear|happy|neutral|sad|ps|pleasant_surprised?)",
@@ -164,8 +181,12 @@ def read_tess(path: str | Path, *, labels: LabelMode = "four") -> Corpus:
 # --- CREMA-D -----------------------------------------------------------------------------
 
 CREMAD_EMOTIONS: dict[str, str] = {
-    "ANG": "angry", "DIS": "disgust", "FEA": "fear",
-    "HAP": "happy", "NEU": "neutral", "SAD": "sad",
+    "ANG": "angry",
+    "DIS": "disgust",
+    "FEA": "fear",
+    "HAP": "happy",
+    "NEU": "neutral",
+    "SAD": "sad",
 }
 CREMAD_SENTENCES: dict[str, str] = {
     "IEO": "It's eleven o'clock",
@@ -182,7 +203,11 @@ CREMAD_SENTENCES: dict[str, str] = {
     "WSI": "We'll stop in a couple of minutes",
 }
 CREMAD_LEVELS: dict[str, str] = {
-    "LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified", "X": "unspecified",
+    "LO": "low",
+    "MD": "medium",
+    "HI": "high",
+    "XX": "unspecified",
+    "X": "unspecified",
 }
 _CREMAD = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})")
 

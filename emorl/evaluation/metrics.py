@@ -47,9 +47,7 @@ def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: in
     for name, arr in (("y_true", t), ("y_pred", p)):
         bad = arr[(arr < 0) | (arr >= n_classes)]
         if bad.size:
-            raise ValueError(
-                f"{name} holds class index {int(bad[0])}, outside [0, {n_classes})"
-            )
+            raise ValueError(f"{name} holds class index {int(bad[0])}, outside [0, {n_classes})")
     flat = np.bincount(t * n_classes + p, minlength=n_classes * n_classes)
     return flat.reshape(n_classes, n_classes).astype(np.int64)
 

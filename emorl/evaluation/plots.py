@@ -122,8 +122,11 @@ def plot_learning_curves(
     ax.grid(alpha=0.3)
     # Below the plot: a legend inside could hide a line of the other y axis.
     other_ax.legend(
-        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14),
-        ncols=min(len(handles), 4), frameon=False,
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncols=min(len(handles), 4),
+        frameon=False,
     )
     if title:
         ax.set_title(title)

@@ -38,6 +38,7 @@ from emorl.recognizers.encoders import (
     resolve_encoder,
 )
 from emorl.recognizers.text_input import clean_texts, warn_if_unknown
+from emorl.recognizers.training import trainable_names
 
 MODEL_TYPE = "ter"
 DEFAULT_TER_DIR = Path(__file__).resolve().parents[1] / "models" / "ter-dialogue-4class"
@@ -191,7 +192,7 @@ class TextEmotionRecognizer:
         from safetensors.torch import load_file
 
         state = load_file(str(folder / WEIGHTS_NAME))
-        stored = set(trained_parameter_names(net))
+        stored = set(trainable_names(net))
         if set(state) != stored:
             missing, extra = sorted(stored - set(state)), sorted(set(state) - stored)
             raise ModelFolderError(
@@ -218,7 +219,7 @@ class TextEmotionRecognizer:
         dtype = getattr(torch, self.config.storage_dtype)
         params = dict(self.net.named_parameters())
         state = {}
-        for name in trained_parameter_names(self.net):
+        for name in trainable_names(self.net):
             tensor = params[name].detach()
             keep_fp32 = not name.startswith("encoder.")
             state[name] = (tensor if keep_fp32 else tensor.to(dtype)).contiguous().clone()
@@ -306,8 +307,3 @@ class TextEmotionRecognizer:
         probs = self.probabilities(text, batch_size=batch_size)
         names = [self.labels[i] for i in probs.argmax(axis=1)]
         return names[0] if isinstance(text, (str, bytes)) else names
-
-
-def trained_parameter_names(net: nn.Module) -> list[str]:
-    """Names of the parameters training changes (and a saved model stores)."""
-    return [name for name, param in net.named_parameters() if param.requires_grad]

@@ -158,6 +158,7 @@ def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
         "seconds": round(result.seconds, 1),
         "examples_per_second": round(result.examples_per_second, 1),
         "history": result.history,
+        "best_epoch": result.best_epoch,
     }
     model.save_pretrained(job.out, training=training_meta, data=data)
     # Measure the model as stored (weights rounded to the storage dtype), not as trained.

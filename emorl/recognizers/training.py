@@ -1,0 +1,195 @@
+"""The epoch loop every emorl recognizer trains with.
+
+Batches are drawn in an order fixed by ``(seed, epoch)``; the trainable parameters,
+optimizer state, torch RNG state and history are checkpointed atomically every few
+steps and at each epoch's end, so a run resumed from its checkpoint continues exactly
+where it stopped, and two runs with one seed agree. Checkpoints are read with
+``torch.load(weights_only=True)``. With ``select`` set (e.g. ``"val_ua"``), the epoch
+with the best validation score is kept (early stopping with ``patience``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from emorl.artifacts import atomic_write
+from emorl.progress import training_progress
+
+if TYPE_CHECKING:
+    from emorl.evaluation import ClassificationReport
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    examples_per_second: float = 0.0
+    best_epoch: int | None = None
+    validation: ClassificationReport | None = None
+
+
+@dataclass
+class LoopSettings:
+    """How the loop runs (the model-specific parts come as callables)."""
+
+    epochs: int
+    batch_size: int
+    seed: int
+    checkpoint_every: int = 200
+    select: str | None = None
+    patience: int | None = None
+    description: str = "training"
+
+
+def trainable_names(net: nn.Module) -> list[str]:
+    """Names of the parameters training changes."""
+    return [name for name, param in net.named_parameters() if param.requires_grad]
+
+
+def _snapshot(net: nn.Module) -> dict[str, torch.Tensor]:
+    named = dict(net.named_parameters())
+    return {name: named[name].detach().clone() for name in trainable_names(net)}
+
+
+def _restore(net: nn.Module, params: Mapping[str, torch.Tensor]) -> None:
+    named = dict(net.named_parameters())
+    with torch.no_grad():
+        for name, tensor in params.items():
+            named[name].copy_(tensor)
+
+
+def load_checkpoint(path: Path, key: str) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it belongs to the run ``key`` describes."""
+    if not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("key") != key:
+        raise ValueError(
+            f"{path} belongs to a run with other settings or data; "
+            "use a new output folder or delete the checkpoint to start over"
+        )
+    return state
+
+
+def run_epochs(
+    net: nn.Module,
+    n_examples: int,
+    loss_of_batch: Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    settings: LoopSettings,
+    *,
+    evaluate: Callable[[], Mapping[str, float]] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    key: str = "",
+    progress: bool = True,
+) -> TrainingResult:
+    """Train ``net`` in place.
+
+    ``loss_of_batch(indices)`` returns ``(loss to minimise, loss to report)``;
+    ``evaluate()`` returns validation metrics, recorded each epoch as ``val_<name>``.
+    """
+    if settings.select and evaluate is None:
+        raise ValueError(f"select={settings.select!r} needs validation data")
+    steps_per_epoch = -(-n_examples // settings.batch_size)
+    ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
+    history: dict[str, list[float]] = {"train_loss": []}
+    best: dict[str, Any] = {"score": -math.inf, "epoch": None, "params": None}
+    start_epoch, start_step, running = 0, 0, []
+    torch.manual_seed(settings.seed)
+    state = load_checkpoint(ckpt, key) if ckpt else None
+    if state is not None:
+        _restore(net, state["params"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        start_epoch, start_step = state["epoch"], state["step"]
+        saved = json.loads(state["history"])
+        running = saved.pop("_running")
+        best.update(score=saved.pop("_best_score"), epoch=saved.pop("_best_epoch"))
+        best["params"] = state.get("best_params") or None
+        history = saved
+
+    def checkpoint(epoch: int, step: int) -> None:
+        if ckpt is None:
+            return
+        extra = {"_running": running, "_best_score": best["score"], "_best_epoch": best["epoch"]}
+        atomic_write(
+            ckpt,
+            lambda tmp: torch.save(
+                {
+                    "key": key,
+                    "params": _snapshot(net),
+                    "best_params": best["params"] or {},
+                    "optimizer": optimizer.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "epoch": epoch,
+                    "step": step,
+                    "history": json.dumps({**history, **extra}),
+                },
+                tmp,
+            ),
+        )
+
+    begun, seen = time.perf_counter(), 0
+    with training_progress(progress) as bar:
+        task = bar.add_task(
+            settings.description,
+            total=settings.epochs * steps_per_epoch,
+            completed=start_epoch * steps_per_epoch + start_step,
+            loss=float("nan"),
+        )
+        for epoch in range(start_epoch, settings.epochs):
+            order = np.random.default_rng([settings.seed, epoch]).permutation(n_examples)
+            first = start_step if epoch == start_epoch else 0
+            if first == 0:
+                running = []
+            net.train()
+            for step in range(first, steps_per_epoch):
+                batch = order[step * settings.batch_size : (step + 1) * settings.batch_size]
+                loss, reported = loss_of_batch(batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                running.append(float(reported.detach()))
+                seen += len(batch)
+                bar.update(task, advance=1, loss=float(np.mean(running[-50:])))
+                if settings.checkpoint_every and (step + 1) % settings.checkpoint_every == 0:
+                    checkpoint(epoch, step + 1)
+            history["train_loss"].append(float(np.mean(running)))
+            net.eval()
+            if evaluate is not None:
+                for name, value in evaluate().items():
+                    history.setdefault(f"val_{name}", []).append(float(value))
+            if settings.select:
+                score = history[settings.select][-1]
+                if score > best["score"]:
+                    best.update(score=score, epoch=epoch + 1, params=_snapshot(net))
+            running = []
+            checkpoint(epoch + 1, 0)
+            stalled = epoch + 1 - best["epoch"] if best["epoch"] is not None else 0
+            if settings.patience is not None and stalled >= settings.patience:
+                bar.update(task, completed=settings.epochs * steps_per_epoch)
+                break
+    net.eval()
+    if settings.select and best["params"] is not None:
+        _restore(net, best["params"])
+    seconds = time.perf_counter() - begun
+    return TrainingResult(
+        history=history,
+        seconds=seconds,
+        examples_per_second=seen / seconds if seconds > 0 else 0.0,
+        best_epoch=best["epoch"],
+    )
