@@ -38,7 +38,8 @@ Bad input, and what happens (``AudioPolicy`` sets the choices)
       :class:`AudioError` suggesting ``long_audio="truncate"`` or :func:`load_audio_chunks`;
       ``"truncate"`` keeps the first ``max_seconds``; ``"chunk"`` is for
       :func:`load_audio_chunks` only (``ValueError`` in :func:`load_audio`).
-    * silent (RMS of the mono mix below ``silence_rms_dbfs``, -60 dBFS, RMS relative to 1.0):
+    * silent (the loudest 50 ms of the mono mix has an RMS below ``silence_rms_dbfs``, -60 dBFS,
+      relative to 1.0; quiet speech between long pauses is not silence):
       ``silence="error"`` (default) raises ``"silent (RMS -inf dBFS)"``; ``"warn"`` issues
       :class:`SilentAudioWarning` and a note; ``"ignore"`` skips the check. Note that opposite
       channels (L = -R) average to silence.
@@ -77,6 +78,7 @@ __all__ = [
 ]
 
 TARGET_SR = 16000
+SILENCE_WINDOW_SECONDS = 0.05
 ARRAY_SOURCE = "<array>"
 RAW_SUFFIXES = frozenset({".raw", ".pcm"})
 MAX_CHANNELS = 8
@@ -248,7 +250,7 @@ def load_audio_chunks(
         chunk_notes = list(notes)
         if len(starts) > 1:
             chunk_notes.append(f"chunk {index} of {len(starts)} ({span})")
-        chunk_notes += _check_silence(piece, f"{name} [{span}]", policy, stacklevel=3)
+        chunk_notes += _check_silence(piece, target_sr, f"{name} [{span}]", policy, stacklevel=3)
         chunks.append(
             _make_audio(
                 piece, target_sr, name, sr, channels, tuple(chunk_notes), offset=start / target_sr
@@ -432,7 +434,7 @@ def _validate(
             'policy=AudioPolicy(long_audio="truncate") to keep the start, or use '
             "load_audio_chunks(...) to split it",
         )
-    notes = list(_check_silence(x, source, policy, stacklevel=stacklevel + 1))
+    notes = list(_check_silence(x, sr, source, policy, stacklevel=stacklevel + 1))
     if policy.clipping != "ignore":
         share = np.count_nonzero(np.abs(x) >= CLIP_LEVEL) / x.size
         if share > policy.clip_fraction:
@@ -448,13 +450,23 @@ def _validate(
     return tuple(notes)
 
 
+def _loudest_window_rms(mono: np.ndarray, window: int) -> float:
+    """RMS of the loudest window of ``window`` samples (of the whole signal if shorter)."""
+    if mono.size == 0:
+        return 0.0
+    if mono.size <= window:
+        return float(np.sqrt(np.mean(np.square(mono))))
+    energy = np.convolve(np.square(mono), np.ones(window) / window, mode="valid")
+    return float(np.sqrt(max(energy.max(), 0.0)))
+
+
 def _check_silence(
-    x: np.ndarray, source: str, policy: AudioPolicy, *, stacklevel: int
+    x: np.ndarray, sampling_rate: int, source: str, policy: AudioPolicy, *, stacklevel: int
 ) -> tuple[str, ...]:
     if policy.silence == "ignore":
         return ()
     mono = x.mean(axis=1, dtype=np.float64) if x.ndim == 2 else x.astype(np.float64)
-    rms = float(np.sqrt(np.mean(np.square(mono)))) if mono.size else 0.0
+    rms = _loudest_window_rms(mono, max(1, int(sampling_rate * SILENCE_WINDOW_SECONDS)))
     dbfs = 20 * math.log10(rms) if rms > 0 else -math.inf
     if dbfs >= policy.silence_rms_dbfs:
         return ()

@@ -319,3 +319,19 @@ def test_ravdess_flac() -> None:
     audio = load_audio(files[0])
     assert audio.sampling_rate == 16000
     assert 2.0 <= audio.duration <= 6.0
+
+
+def test_quiet_speech_between_long_pauses_is_not_silence() -> None:
+    # A 0.25 s tone at -50 dBFS inside 4 s of near-silence: the clip's average RMS is
+    # below -60 dBFS (like some real RAVDESS recordings), but it is not silent.
+    sr = 16000
+    x = np.full(4 * sr, 1e-5, dtype=np.float32)
+    t = np.arange(sr // 4) / sr
+    tone = 10 ** (-50 / 20) * np.sqrt(2) * np.sin(2 * np.pi * 200 * t)
+    x[sr : sr + sr // 4] += tone.astype(np.float32)
+    average = 20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    assert average < -60
+    audio = load_audio(x, sr)
+    assert audio.duration == pytest.approx(4.0)
+    with pytest.raises(AudioError, match="silent"):
+        load_audio(np.full(4 * sr, 1e-5, dtype=np.float32), sr)

@@ -1,0 +1,166 @@
+"""Training a speech emotion recognizer on precomputed IS09 frame sequences.
+
+The normaliser is fitted on the training sequences only (per speaker in
+``normalization="speaker"`` mode). Validation speakers are normalised with statistics
+from their own unlabelled clips, the speaker-normalisation protocol. Weighted
+cross-entropy, Adam, a fixed number of epochs or the best epoch on validation
+(``select``, ``patience``), atomic checkpoints and exact resume.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from emorl.evaluation import ClassificationReport, classification_report
+from emorl.recognizers.ser import SpeechEmotionRecognizer
+from emorl.recognizers.speech_features import FeatureNormalizer
+from emorl.recognizers.ter_training import balanced_class_weights
+from emorl.recognizers.training import LoopSettings, TrainingResult, run_epochs
+
+
+@dataclass
+class SERTrainingConfig:
+    """How the speech network is trained."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    seed: int = 0
+    class_weights: str = "balanced"
+    checkpoint_every: int = 0
+    select: str | None = None
+    patience: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+        if self.class_weights not in ("balanced", "none"):
+            raise ValueError(
+                f"class_weights must be 'balanced' or 'none', got {self.class_weights!r}"
+            )
+
+
+def normalizer_for(
+    model: SpeechEmotionRecognizer, sequences: Sequence[np.ndarray], speakers: Sequence[str] | None
+) -> FeatureNormalizer:
+    """The model's normaliser, adapted to ``speakers`` it has no statistics for."""
+    normalizer = model.normalizer
+    if normalizer is None:
+        raise ValueError("the model has no fitted normaliser")
+    if normalizer.mode != "speaker" or speakers is None:
+        return normalizer
+    new = [i for i, s in enumerate(speakers) if str(s) not in normalizer.speaker_stats]
+    if not new:
+        return normalizer
+    return normalizer.adapt([sequences[i] for i in new], [str(speakers[i]) for i in new])
+
+
+def evaluate_ser(
+    model: SpeechEmotionRecognizer,
+    sequences: Sequence[np.ndarray],
+    labels: Sequence[int],
+    speakers: Sequence[str] | None = None,
+) -> ClassificationReport:
+    """WA, UA, macro-F1, confusion; unseen speakers are normalised with their own clips."""
+    return classification_report(
+        np.asarray(labels),
+        predict_frames(model, sequences, speakers).argmax(axis=1),
+        model.labels,
+    )
+
+
+def predict_frames(
+    model: SpeechEmotionRecognizer,
+    sequences: Sequence[np.ndarray],
+    speakers: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Posteriors for frame sequences, adapting the normaliser to unseen speakers first."""
+    trained = model.normalizer
+    model.normalizer = normalizer_for(model, sequences, speakers)
+    try:
+        return model.probabilities_from_frames(sequences, speakers)
+    finally:
+        model.normalizer = trained
+
+
+def train_ser(
+    model: SpeechEmotionRecognizer,
+    sequences: Sequence[np.ndarray],
+    labels: Sequence[int],
+    training: SERTrainingConfig,
+    *,
+    speakers: Sequence[str] | None = None,
+    val_sequences: Sequence[np.ndarray] | None = None,
+    val_labels: Sequence[int] | None = None,
+    val_speakers: Sequence[str] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+) -> TrainingResult:
+    """Fit the normaliser and train ``model`` in place on unpadded frame sequences."""
+    y = np.asarray(labels, dtype=np.int64)
+    if len(y) != len(sequences):
+        raise ValueError(f"{len(sequences)} sequences but {len(y)} labels")
+    n_classes = len(model.labels)
+    if len(y) == 0 or y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"labels must be class indices in 0..{n_classes - 1}")
+    mode = model.config.normalization
+    if mode == "speaker" and speakers is None:
+        raise ValueError("normalization='speaker' needs the speaker of every training clip")
+    model.normalizer = FeatureNormalizer.fit(
+        list(sequences), mode, [str(s) for s in speakers] if speakers is not None else None
+    )
+    x, lengths = model.batch(list(sequences), speakers)
+    weights = (
+        balanced_class_weights(y, n_classes)
+        if training.class_weights == "balanced"
+        else np.ones(n_classes)
+    )
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+    optimizer = torch.optim.Adam(model.net.parameters(), lr=training.learning_rate)
+    target = torch.from_numpy(y)
+
+    def loss_of_batch(batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.from_numpy(batch)
+        loss = loss_fn(model.net(x[index], lengths[index]), target[index])
+        return loss, loss
+
+    validate = val_sequences is not None and val_labels is not None
+
+    def evaluate() -> dict[str, float]:
+        report = evaluate_ser(model, val_sequences, val_labels, val_speakers)
+        return {"accuracy": report.accuracy, "ua": report.ua, "macro_f1": report.macro_f1}
+
+    key = json.dumps(
+        {"model": asdict(model.config), "training": asdict(training), "n": len(y)},
+        sort_keys=True,
+        default=list,
+    )
+    result = run_epochs(
+        model.net,
+        len(y),
+        loss_of_batch,
+        optimizer,
+        LoopSettings(
+            epochs=training.epochs,
+            batch_size=training.batch_size,
+            seed=training.seed,
+            checkpoint_every=training.checkpoint_every,
+            select=training.select,
+            patience=training.patience,
+            description="training SER",
+        ),
+        evaluate=evaluate if validate else None,
+        checkpoint_dir=checkpoint_dir,
+        key=key,
+        progress=progress,
+    )
+    if validate:
+        result.validation = evaluate_ser(model, val_sequences, val_labels, val_speakers)
+    return result
