@@ -1,0 +1,48 @@
+"""The ``emorl`` command. Thin: parses arguments and calls library functions.
+
+emorl train {ter,ser} ...       train a recognizer
+emorl evaluate {ter,ser} ...    evaluate a model on a corpus, or a recipe by --cv
+emorl predict TEXT ...          emotions of texts with the text recognizer
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from rich.markup import escape
+
+from emorl import __version__
+from emorl.cli import speech, text
+from emorl.cli.common import console
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser; each subcommand carries its handler."""
+    parser = argparse.ArgumentParser(
+        prog="emorl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"emorl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a recognizer")
+    train_kinds = train.add_subparsers(dest="kind", required=True)
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate a model on a corpus, or a training recipe by cross-validation"
+    )
+    evaluate_kinds = evaluate.add_subparsers(dest="kind", required=True)
+    text.register(train_kinds, evaluate_kinds, commands)
+    speech.register(train_kinds, evaluate_kinds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``emorl`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        console.print(f"[bold red]error:[/] {escape(str(err))}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130

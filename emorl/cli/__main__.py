@@ -1,0 +1,5 @@
+"""``python -m emorl.cli``."""
+
+from emorl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""``emorl train ser`` and ``emorl evaluate ser``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from emorl.cli.common import (
+    add_corpus_options,
+    add_cv_options,
+    add_output_options,
+    console,
+    corpus_sources,
+    print_cv,
+    print_report,
+)
+
+READERS = "ravdess, emodb, tess, cremad, iemocap, manifest"
+
+
+def register(train_kinds, evaluate_kinds) -> None:
+    """Add the speech commands to the parser."""
+    ser = train_kinds.add_parser("ser", help="train a speech emotion recognizer")
+    add_corpus_options(ser, READERS)
+    ser.add_argument("--out", type=Path, required=True, help="model folder to write")
+    ser.add_argument(
+        "--val-speakers",
+        default="",
+        help="comma-separated speakers held out for validation (e.g. ravdess_19,ravdess_20)",
+    )
+    ser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.0,
+        help="hold out this share of the speakers for validation",
+    )
+    ser.add_argument("--seed", type=int, default=0)
+    ser.add_argument(
+        "--select",
+        choices=("val_ua", "val_accuracy", "val_macro_f1"),
+        default=None,
+        help="keep the epoch with the best validation score",
+    )
+    ser.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="with --select: stop after this many epochs without improvement",
+    )
+    ser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        help="steps between checkpoints besides each epoch's end",
+    )
+    ser.add_argument("--no-progress", action="store_true")
+    _add_training_options(ser)
+    ser.set_defaults(handler=train_ser)
+
+    evaluate = evaluate_kinds.add_parser(
+        "ser", help="evaluate a speech emotion recognizer (or a recipe with --cv speakers)"
+    )
+    evaluate.add_argument(
+        "--model", type=Path, default=None, help="model folder (default: shipped)"
+    )
+    add_corpus_options(evaluate, READERS)
+    add_output_options(evaluate)
+    add_cv_options(evaluate, ("speakers",))
+    evaluate.add_argument(
+        "--backend",
+        choices=("network", "functionals"),
+        default="network",
+        help="with --cv: the paper network or the functionals + SVM baseline",
+    )
+    evaluate.add_argument(
+        "--classifier", choices=("svm", "logreg"), default="svm", help="the baseline's classifier"
+    )
+    _add_training_options(evaluate)
+    evaluate.set_defaults(handler=evaluate_ser)
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    from emorl.recognizers.ser import SERConfig
+    from emorl.recognizers.ser_training import SERTrainingConfig
+
+    t, d = SERTrainingConfig(), SERConfig()
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=int, default=t.epochs)
+    group.add_argument("--batch-size", type=int, default=t.batch_size)
+    group.add_argument("--lr", type=float, default=t.learning_rate)
+    group.add_argument("--class-weights", choices=("balanced", "none"), default=t.class_weights)
+    group.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="feature cache folder (default: $EMORL_CACHE or ~/.cache/emorl)",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--preset", choices=("64attDim", "128attDim"), default=d.preset)
+    model.add_argument(
+        "--feature-set",
+        default=d.feature_set,
+        help="IS09 (frames for the network); eGeMAPSv02 for the baseline too",
+    )
+    model.add_argument("--max-frames", type=int, default=d.max_frames)
+    model.add_argument(
+        "--normalization", choices=("speaker", "global", "utterance"), default=d.normalization
+    )
+    model.add_argument("--dropout", type=float, default=d.dropout)
+
+
+def _model_config(args: argparse.Namespace):
+    from emorl.recognizers.ser import SERConfig
+
+    return SERConfig(
+        preset=args.preset,
+        feature_set=args.feature_set,
+        max_frames=args.max_frames,
+        normalization=args.normalization,
+        dropout=args.dropout,
+    )
+
+
+def _training_config(args: argparse.Namespace, **extra):
+    from emorl.recognizers.ser_training import SERTrainingConfig
+
+    return SERTrainingConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        class_weights=args.class_weights,
+        **extra,
+    )
+
+
+def train_ser(args: argparse.Namespace) -> int:
+    from emorl.recognizers.ser_workflow import SERTrainJob, run_train_ser
+
+    job = SERTrainJob(
+        train=corpus_sources(args.corpus, args.data),
+        out=args.out,
+        model=_model_config(args),
+        training=_training_config(
+            args,
+            seed=args.seed,
+            select=args.select,
+            patience=args.patience,
+            checkpoint_every=args.checkpoint_every,
+        ),
+        val_speakers=[s for s in args.val_speakers.split(",") if s],
+        val_fraction=args.val_fraction,
+        label_mode=args.labels,
+        cache_dir=args.cache,
+        progress=not args.no_progress,
+    )
+    meta = run_train_ser(job)
+    console.print(f"SER trained -> {args.out} ({meta['training']['seconds']:.0f} s)")
+    if "metrics" in meta:
+        validation = meta["metrics"]["validation"]
+        print(
+            json.dumps(
+                {"validation": {k: validation[k] for k in ("n", "accuracy", "ua", "macro_f1")}}
+            )
+        )
+    return 0
+
+
+def evaluate_ser(args: argparse.Namespace) -> int:
+    from emorl.recognizers.ser import SpeechEmotionRecognizer
+    from emorl.recognizers.ser_baseline import FunctionalsBaseline
+    from emorl.recognizers.ser_workflow import SERCrossValJob, run_crossval_ser, run_evaluate_ser
+
+    sources = corpus_sources(args.corpus, args.data)
+    if args.cv:
+        job = SERCrossValJob(
+            sources=sources,
+            backend=args.backend,
+            model=_model_config(args),
+            training=_training_config(args),
+            baseline=FunctionalsBaseline(
+                classifier=args.classifier,
+                normalization="global" if args.normalization == "global" else "speaker",
+            ),
+            folds=args.folds,
+            seeds=tuple(range(args.seeds)),
+            split_seed=args.split_seed,
+            label_mode=args.labels,
+            cache_dir=args.cache,
+            out=args.out,
+            progress=not args.no_progress,
+        )
+        summary = run_crossval_ser(job)
+        title = f"SER ({args.backend}) {args.folds}-fold speaker CV x {args.seeds} seeds"
+        print_cv(summary, title, args.json)
+        return 0
+    if len(sources) != 1:
+        raise ValueError("evaluate one corpus at a time (or use --cv)")
+    model = SpeechEmotionRecognizer.from_pretrained(args.model)
+    result = run_evaluate_ser(
+        model,
+        sources[0],
+        confusion_png=args.confusion,
+        cache_dir=args.cache,
+        progress=not args.no_progress,
+    )
+    print_report(result, f"SER on {args.corpus[0]} ({result['n']} clips)", args.json)
+    return 0

@@ -1,0 +1,261 @@
+"""``emorl train ter``, ``emorl evaluate ter`` and ``emorl predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from emorl.cli.common import (
+    add_corpus_options,
+    add_cv_options,
+    add_output_options,
+    console,
+    corpus_sources,
+    print_cv,
+    print_report,
+)
+
+READERS = "semeval, meld, dailydialog, iemocap, manifest"
+EXAMPLE_TEXTS = (
+    "Thank you so much, that solved my problem!",
+    "I've been waiting on hold for an hour and nobody can tell me anything.",
+    "I just heard that my grandmother passed away.",
+    "My account number is 4471 and I'd like to check the balance.",
+    "This is the third time I'm calling and you still haven't fixed it. Unacceptable!",
+)
+
+
+def register(train_kinds, evaluate_kinds, commands) -> None:
+    """Add the text commands to the parser."""
+    from emorl.recognizers.ter_training import TERTrainingConfig
+
+    ter = train_kinds.add_parser("ter", help="fine-tune a text emotion recognizer")
+    add_corpus_options(ter, READERS)
+    ter.add_argument("--out", type=Path, required=True, help="model folder to write")
+    ter.add_argument("--val-corpus", action="append", help="validation corpus; repeatable")
+    ter.add_argument("--val-data", action="append", help="its path; one per --val-corpus")
+    ter.add_argument(
+        "--holdout",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="hold out matching utterances for validation, e.g. source=twitter-2016test-A",
+    )
+    ter.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.0,
+        help="hold out this share of each training corpus for validation",
+    )
+    ter.add_argument(
+        "--val-group",
+        choices=("dialogue", "speaker", "none"),
+        default="dialogue",
+        help="keep these groups exclusive between train and validation",
+    )
+    ter.add_argument(
+        "--max-per-class",
+        type=int,
+        default=None,
+        help="cap each class of each training corpus to this many random examples",
+    )
+    ter.add_argument("--seed", type=int, default=0)
+    ter.add_argument(
+        "--select",
+        choices=("val_ua", "val_accuracy", "val_macro_f1"),
+        default=None,
+        help="keep the epoch with the best validation score (default: the last epoch)",
+    )
+    ter.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=TERTrainingConfig().checkpoint_every,
+        help="steps between checkpoints (a rerun with the same --out resumes)",
+    )
+    _add_training_options(ter)
+    ter.set_defaults(handler=train_ter)
+
+    evaluate = evaluate_kinds.add_parser(
+        "ter", help="evaluate a text emotion recognizer (or a recipe with --cv)"
+    )
+    evaluate.add_argument(
+        "--model", type=Path, default=None, help="model folder (default: shipped)"
+    )
+    add_corpus_options(evaluate, READERS)
+    add_output_options(evaluate)
+    add_cv_options(evaluate, ("random", "dialogue", "speaker"))
+    _add_training_options(evaluate, progress=False)
+    evaluate.set_defaults(handler=evaluate_ter)
+
+    predict = commands.add_parser("predict", help="emotions of texts with a text recognizer")
+    predict.add_argument(
+        "texts",
+        nargs="*",
+        help="texts; '-' reads one per line from stdin; none: a few examples",
+    )
+    predict.add_argument("--model", type=Path, default=None, help="model folder (default: shipped)")
+    predict.add_argument("--json", action="store_true", help="print JSON lines")
+    predict.set_defaults(handler=predict_texts)
+
+
+def _add_training_options(parser: argparse.ArgumentParser, progress: bool = True) -> None:
+    from emorl.recognizers.ter import TERConfig
+    from emorl.recognizers.ter_training import TERTrainingConfig
+
+    t, d = TERTrainingConfig(), TERConfig()
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=int, default=t.epochs)
+    group.add_argument("--batch-size", type=int, default=t.batch_size)
+    group.add_argument("--lr", type=float, default=t.learning_rate)
+    group.add_argument("--class-weights", choices=("balanced", "none"), default=t.class_weights)
+    if progress:
+        group.add_argument("--no-progress", action="store_true")
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--encoder",
+        default=d.encoder,
+        help="'all-MiniLM-L6-v2' (packaged) or a local Hugging Face model folder",
+    )
+    model.add_argument("--max-length", type=int, default=d.max_length)
+    model.add_argument("--hidden-size", type=int, default=d.hidden_size)
+    model.add_argument("--dropout", type=float, default=d.dropout)
+    model.add_argument("--l2", type=float, default=d.l2)
+    model.add_argument("--pooling", choices=("mean", "cls"), default=d.pooling)
+    model.add_argument(
+        "--frozen-layers",
+        type=int,
+        default=d.frozen_layers,
+        help="lowest encoder layers kept frozen (embeddings stay frozen unless --train-embeddings)",
+    )
+    model.add_argument("--train-embeddings", action="store_true")
+    model.add_argument("--storage-dtype", choices=("float16", "float32"), default=d.storage_dtype)
+
+
+def _model_config(args: argparse.Namespace):
+    from emorl.recognizers.ter import TERConfig
+
+    return TERConfig(
+        encoder=args.encoder,
+        max_length=args.max_length,
+        hidden_size=args.hidden_size,
+        dropout=args.dropout,
+        l2=args.l2,
+        pooling=args.pooling,
+        freeze_embeddings=not args.train_embeddings,
+        frozen_layers=args.frozen_layers,
+        storage_dtype=args.storage_dtype,
+    )
+
+
+def _training_config(args: argparse.Namespace, **extra):
+    from emorl.recognizers.ter_training import TERTrainingConfig
+
+    return TERTrainingConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        class_weights=args.class_weights,
+        **extra,
+    )
+
+
+def train_ter(args: argparse.Namespace) -> int:
+    from emorl.recognizers.ter_workflow import TERTrainJob, run_train_ter
+
+    job = TERTrainJob(
+        train=corpus_sources(args.corpus, args.data),
+        validation=corpus_sources(args.val_corpus, args.val_data, "val-"),
+        out=args.out,
+        model=_model_config(args),
+        training=_training_config(
+            args, seed=args.seed, checkpoint_every=args.checkpoint_every, select=args.select
+        ),
+        holdout=args.holdout,
+        val_fraction=args.val_fraction,
+        val_group=args.val_group,
+        max_per_class=args.max_per_class,
+        label_mode=args.labels,
+        progress=not args.no_progress,
+    )
+    outcome = run_train_ter(job)
+    table = Table(title=f"TER trained -> {outcome.model_dir}")
+    table.add_column("set")
+    for label in outcome.train_counts:
+        table.add_column(label, justify="right")
+    table.add_row("train", *map(str, outcome.train_counts.values()))
+    if outcome.val_counts:
+        table.add_row("validation", *map(str, outcome.val_counts.values()))
+    console.print(table)
+    console.print(
+        f"{outcome.result.examples_per_second:.1f} examples/s, "
+        f"{outcome.result.seconds / 60:.1f} min"
+    )
+    if outcome.validation is not None:
+        report = outcome.validation.to_dict()
+        summary = {k: report[k] for k in ("n", "accuracy", "ua", "macro_f1")}
+        summary.update({k: report[k] for k in ("macro_recall", "f1_pn") if k in report})
+        print(json.dumps({"validation": summary}))
+    return 0
+
+
+def evaluate_ter(args: argparse.Namespace) -> int:
+    from emorl.recognizers.ter import TextEmotionRecognizer
+    from emorl.recognizers.ter_workflow import (
+        TERCrossValJob,
+        run_crossval_ter,
+        run_evaluate_ter,
+    )
+
+    sources = corpus_sources(args.corpus, args.data)
+    if args.cv:
+        job = TERCrossValJob(
+            sources=sources,
+            model=_model_config(args),
+            training=_training_config(args, checkpoint_every=0),
+            folds=args.folds,
+            seeds=tuple(range(args.seeds)),
+            group="none" if args.cv == "random" else args.cv,
+            split_seed=args.split_seed,
+            label_mode=args.labels,
+            out=args.out,
+            progress=not args.no_progress,
+        )
+        summary = run_crossval_ter(job)
+        print_cv(summary, f"TER {args.folds}-fold CV x {args.seeds} initialisations", args.json)
+        return 0
+    if len(sources) != 1:
+        raise ValueError("evaluate one corpus at a time (or use --cv)")
+    model = TextEmotionRecognizer.from_pretrained(args.model)
+    result = run_evaluate_ter(model, sources[0], confusion_png=args.confusion)
+    print_report(result, f"TER on {args.corpus[0]} ({result['n']} utterances)", args.json)
+    return 0
+
+
+def predict_texts(args: argparse.Namespace) -> int:
+    from emorl.recognizers.ter import TextEmotionRecognizer
+    from emorl.recognizers.ter_workflow import predict_texts as predict
+
+    texts = list(args.texts) or list(EXAMPLE_TEXTS)
+    if texts == ["-"]:
+        texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    model = TextEmotionRecognizer.from_pretrained(args.model)
+    rows = predict(model, texts)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    table = Table(title="Text emotion recognition")
+    table.add_column("text", overflow="fold", ratio=3)
+    table.add_column("emotion", style="bold")
+    for label in model.labels:
+        table.add_column(label, justify="right")
+    for row in rows:
+        probs = row["probabilities"]
+        table.add_row(row["text"], row["label"], *(f"{probs[lab]:.2f}" for lab in model.labels))
+    Console().print(table)
+    return 0
