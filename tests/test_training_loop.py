@@ -84,3 +84,20 @@ def test_checkpoint_of_another_run_is_refused(tmp_path: Path) -> None:
             key="b",
             progress=False,
         )
+
+
+def test_gradient_norm_is_clipped() -> None:
+    net = nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        net.weight.zero_()
+    x = torch.ones(4, 3) * 100.0
+
+    def loss_of_batch(batch: np.ndarray):
+        loss = net(x[batch]).sum() * 1000.0
+        return loss, loss
+
+    optimizer = torch.optim.SGD(net.parameters(), lr=1.0)
+    settings = LoopSettings(epochs=1, batch_size=4, seed=0, max_grad_norm=0.5)
+    run_epochs(net, 4, loss_of_batch, optimizer, settings, progress=False)
+    # one SGD step of a gradient clipped to norm 0.5 moves the weights by exactly 0.5
+    assert torch.linalg.vector_norm(net.weight).item() == pytest.approx(0.5, rel=1e-5)

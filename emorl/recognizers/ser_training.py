@@ -37,6 +37,7 @@ class SERTrainingConfig:
     checkpoint_every: int = 0
     select: str | None = None
     patience: int | None = None
+    max_grad_norm: float | None = 5.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -154,6 +155,7 @@ def train_ser(
             checkpoint_every=training.checkpoint_every,
             select=training.select,
             patience=training.patience,
+            max_grad_norm=training.max_grad_norm,
             description="training SER",
         ),
         evaluate=evaluate if validate else None,

@@ -52,6 +52,7 @@ class LoopSettings:
     checkpoint_every: int = 200
     select: str | None = None
     patience: int | None = None
+    max_grad_norm: float | None = None
     description: str = "training"
 
 
@@ -162,6 +163,8 @@ def run_epochs(
                 loss, reported = loss_of_batch(batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if settings.max_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(net.parameters(), settings.max_grad_norm)
                 optimizer.step()
                 running.append(float(reported.detach()))
                 seen += len(batch)
