@@ -134,8 +134,10 @@ def train_ser(
 
     validate = val_sequences is not None and val_labels is not None
 
+    last: dict[str, ClassificationReport] = {}
+
     def evaluate() -> dict[str, float]:
-        report = evaluate_ser(model, val_sequences, val_labels, val_speakers)
+        report = last["report"] = evaluate_ser(model, val_sequences, val_labels, val_speakers)
         return {"accuracy": report.accuracy, "ua": report.ua, "macro_f1": report.macro_f1}
 
     key = json.dumps(
@@ -164,5 +166,12 @@ def train_ser(
         progress=progress,
     )
     if validate:
-        result.validation = evaluate_ser(model, val_sequences, val_labels, val_speakers)
+        # the last epoch's report, unless a better earlier epoch was restored
+        restored = result.best_epoch not in (None, len(result.history["train_loss"]))
+        restored = restored or "report" not in last  # resumed with no epoch left to run
+        result.validation = (
+            evaluate_ser(model, val_sequences, val_labels, val_speakers)
+            if restored
+            else last["report"]
+        )
     return result

@@ -131,8 +131,10 @@ def train_ter(
 
     validate = val_texts is not None and val_labels is not None
 
+    last: dict[str, ClassificationReport] = {}
+
     def evaluate() -> dict[str, float]:
-        report = evaluate_ter(model, val_texts, val_labels)
+        report = last["report"] = evaluate_ter(model, val_texts, val_labels)
         return {"accuracy": report.accuracy, "ua": report.ua, "macro_f1": report.macro_f1}
 
     settings = LoopSettings(
@@ -155,5 +157,10 @@ def train_ter(
         progress=progress,
     )
     if validate:
-        result.validation = evaluate_ter(model, val_texts, val_labels)
+        # the last epoch's report, unless a better earlier epoch was restored
+        restored = result.best_epoch not in (None, len(result.history["train_loss"]))
+        restored = restored or "report" not in last  # resumed with no epoch left to run
+        result.validation = (
+            evaluate_ter(model, val_texts, val_labels) if restored else last["report"]
+        )
     return result
