@@ -25,6 +25,7 @@ def shipped() -> TextEmotionRecognizer:
     return TextEmotionRecognizer.from_pretrained()
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
 def test_network_is_really_blocked() -> None:
     with pytest.raises(Exception, match="[Ss]ocket"):
         socket.create_connection(("127.0.0.1", 9))
@@ -51,6 +52,7 @@ def test_shipped_model_carries_its_provenance() -> None:
     assert config["label2id"] == {"neutral": 0, "happy": 1, "sad": 2, "angry": 3}
     assert {s["corpus"] for s in config["data"]["train"]} == {"meld", "dailydialog"}
     validation = config["metrics"]["validation"]
+    assert config["metrics"]["meld_dev"]["n"] == 897
     assert validation["n"] > 5000 and 0.0 < validation["ua"] <= 1.0
     assert (DEFAULT_TER_DIR / "README.md").is_file()
 
