@@ -34,8 +34,9 @@ test: system-deps $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_ter.py
+	$(PY) benchmarks/bench_ser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -82,8 +82,11 @@ def phase_train(texts: list[str], frozen_layers: int) -> dict:
         step(start)
     seconds = time.perf_counter() - begun
     trained = sum(p.numel() for p in params)
-    return {"tweets_per_second": (len(texts) - 32) / seconds, "trained_parameters": trained,
-            "peak_memory_mb": peak_mb()}
+    return {
+        "tweets_per_second": (len(texts) - 32) / seconds,
+        "trained_parameters": trained,
+        "peak_memory_mb": peak_mb(),
+    }
 
 
 def phase_batch(texts: list[str]) -> dict:
@@ -109,9 +112,11 @@ def phase_single(texts: list[str]) -> dict:
         model.predict_proba(text)
         latencies.append((time.perf_counter() - begun) * 1000)
     latencies.sort()
-    return {"p50_ms": statistics.median(latencies),
-            "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
-            "peak_memory_mb": peak_mb()}
+    return {
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
+        "peak_memory_mb": peak_mb(),
+    }
 
 
 def phase_load() -> dict:
@@ -123,8 +128,16 @@ def phase_load() -> dict:
 
 
 def run_phase(name: str, args: argparse.Namespace) -> dict:
-    command = [sys.executable, __file__, "--phase", name, "--data", str(args.data),
-               "--threads", str(args.threads)]
+    command = [
+        sys.executable,
+        __file__,
+        "--phase",
+        name,
+        "--data",
+        str(args.data),
+        "--threads",
+        str(args.threads),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"phase {name} failed:\n{done.stderr[-2000:]}")
@@ -152,12 +165,17 @@ def main() -> None:
         print(json.dumps(result))
         return
     _, source = sentences(args.data, 8)
-    results = {name: run_phase(name, args) for name in
-               ("load", "single", "batch", "train_frozen2", "train_full")}
+    results = {
+        name: run_phase(name, args)
+        for name in ("load", "single", "batch", "train_frozen2", "train_full")
+    }
     report = {
-        "machine": {"cpu_threads": args.threads, "processor": platform.processor() or
-                    platform.machine(), "python": platform.python_version(),
-                    "torch": torch.__version__},
+        "machine": {
+            "cpu_threads": args.threads,
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
         "sentences": source,
         "results": results,
     }
@@ -166,16 +184,26 @@ def main() -> None:
     r = results
     rows = [
         ("model load (shipped TER)", f"{r['load']['seconds']:.2f} s", r["load"]["peak_memory_mb"]),
-        ("single-sentence latency p50 / p95",
-         f"{r['single']['p50_ms']:.1f} / {r['single']['p95_ms']:.1f} ms",
-         r["single"]["peak_memory_mb"]),
-        ("batched inference (batch 64)", f"{r['batch']['sentences_per_second']:.0f} sentences/s",
-         r["batch"]["peak_memory_mb"]),
-        ("fine-tuning, shipped config (top 4 of 6 layers)",
-         f"{r['train_frozen2']['tweets_per_second']:.1f} tweets/s",
-         r["train_frozen2"]["peak_memory_mb"]),
-        ("fine-tuning, all 6 layers", f"{r['train_full']['tweets_per_second']:.1f} tweets/s",
-         r["train_full"]["peak_memory_mb"]),
+        (
+            "single-sentence latency p50 / p95",
+            f"{r['single']['p50_ms']:.1f} / {r['single']['p95_ms']:.1f} ms",
+            r["single"]["peak_memory_mb"],
+        ),
+        (
+            "batched inference (batch 64)",
+            f"{r['batch']['sentences_per_second']:.0f} sentences/s",
+            r["batch"]["peak_memory_mb"],
+        ),
+        (
+            "fine-tuning, shipped config (top 4 of 6 layers)",
+            f"{r['train_frozen2']['tweets_per_second']:.1f} tweets/s",
+            r["train_frozen2"]["peak_memory_mb"],
+        ),
+        (
+            "fine-tuning, all 6 layers",
+            f"{r['train_full']['tweets_per_second']:.1f} tweets/s",
+            r["train_full"]["peak_memory_mb"],
+        ),
     ]
     print(f"| TER, {args.threads} CPU threads, {source} | speed | peak memory |")
     print("|---|---|---|")

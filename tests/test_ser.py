@@ -238,3 +238,64 @@ def test_unusable_clips_are_counted_not_dropped_silently(
     assert result["n"] == 30
     assert sum(result["skipped"].values()) == 2
     assert any("silent" in reason for reason in result["skipped"])
+
+
+def test_cli_train_evaluate_and_cv(ravdess_like: Path, tmp_path: Path, capsys) -> None:
+    from emorl.cli import main
+
+    common = [
+        "--corpus",
+        "ravdess",
+        "--data",
+        str(ravdess_like),
+        "--cache",
+        str(tmp_path / "c"),
+        "--max-frames",
+        "128",
+        "--no-progress",
+    ]
+    rc = main(
+        [
+            "train",
+            "ser",
+            *common,
+            "--out",
+            str(tmp_path / "m"),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--val-speakers",
+            "ravdess_01",
+            "--select",
+            "val_ua",
+        ]
+    )
+    assert rc == 0
+    validation = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["validation"]
+    assert validation["n"] == 8
+    rc = main(["evaluate", "ser", *common, "--model", str(tmp_path / "m"), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert rc == 0 and result["n"] == 32 and {"accuracy", "ua", "macro_f1"} <= set(result)
+    rc = main(
+        [
+            "evaluate",
+            "ser",
+            *common,
+            "--cv",
+            "speakers",
+            "--folds",
+            "2",
+            "--seeds",
+            "1",
+            "--backend",
+            "functionals",
+            "--json",
+        ]
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 0 and summary["folds"] == 2 and summary["n"] == 32
+    assert 0.0 <= summary["ua_std"] <= summary["ua"] <= 1.0
+    rc = main(["evaluate", "ser", *common, "--model", str(tmp_path / "missing")])
+    assert rc == 2
+    assert "ser model folder not found" in capsys.readouterr().err
