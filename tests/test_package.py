@@ -35,3 +35,15 @@ def test_version_is_exposed(capsys) -> None:
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"emorl {emorl.__version__}"
+
+
+def test_all_shipped_weights_stay_under_30_mb() -> None:
+    from pathlib import Path
+
+    models = Path(emorl.__file__).parent / "models"
+    weights = list(models.glob("*/model.safetensors"))
+    assert weights, "no shipped model found"
+    assert sum(w.stat().st_size for w in weights) < 30 * 1024 * 1024
+    for weight in weights:  # every shipped model has its card and config beside it
+        assert (weight.parent / "README.md").is_file()
+        assert (weight.parent / "config.json").is_file()
