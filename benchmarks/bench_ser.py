@@ -17,17 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
-import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from harness import ROOT, peak_mb, run_phase, timed, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "ser.json"
 SR = 16000
 
 
@@ -43,21 +38,6 @@ def clip(data: Path) -> tuple[np.ndarray, str]:
     t = np.arange(3 * SR) / SR
     voice = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in (1, 2, 3, 4))
     return (0.2 * voice * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32), "synthetic"
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def timed(fn, repeats: int) -> dict[str, float]:
-    fn()
-    times = []
-    for _ in range(repeats):
-        begun = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - begun) * 1000)
-    times.sort()
-    return {"p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))]}
 
 
 def phase_features(samples: np.ndarray) -> dict:
@@ -108,23 +88,6 @@ def phase_epoch() -> dict:
     return {"seconds": time.perf_counter() - begun, "clips": 648, "peak_memory_mb": peak_mb()}
 
 
-def run_phase(name: str, args: argparse.Namespace) -> dict:
-    command = [
-        sys.executable,
-        __file__,
-        "--phase",
-        name,
-        "--data",
-        str(args.data),
-        "--threads",
-        str(args.threads),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"phase {name} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -144,7 +107,10 @@ def main() -> None:
         print(json.dumps(result))
         return
     _, source = clip(args.data)
-    results = {name: run_phase(name, args) for name in ("features", "forward", "epoch")}
+    results = {
+        name: run_phase(__file__, name, args.data, args.threads)
+        for name in ("features", "forward", "epoch")
+    }
     report = {
         "machine": {
             "cpu_threads": args.threads,
@@ -155,8 +121,7 @@ def main() -> None:
         "clip": source,
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_results("ser", report)
     f, n, e = results["features"], results["forward"], results["epoch"]
     print(f"| SER, {args.threads} CPU threads, 3 s {source} clip | time | peak memory |")
     print("|---|---|---|")
@@ -177,7 +142,7 @@ def main() -> None:
         f"| training epoch, 648 clips x 384 frames | {e['seconds']:.1f} s | "
         f"{e['peak_memory_mb']:.0f} MB |"
     )
-    print(f"\nwritten: {RESULTS.relative_to(ROOT)}")
+    print(f"\nwritten: {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -19,15 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "ter.json"
+from harness import ROOT, peak_mb, run_phase, write_results
+
 FALLBACK = [
     "Thank you so much, that solved my problem!",
     "I've been waiting on hold for an hour and nobody can tell me anything.",
@@ -49,10 +46,6 @@ def sentences(data: Path, n: int) -> tuple[list[str], str]:
         return [u.text for u in corpus.utterances[:n]], "SemEval-2017 tweets"
     reps = -(-n // len(FALLBACK))
     return (FALLBACK * reps)[:n], "built-in sentences"
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def phase_train(texts: list[str], frozen_layers: int) -> dict:
@@ -127,23 +120,6 @@ def phase_load() -> dict:
     return {"seconds": time.perf_counter() - begun, "peak_memory_mb": peak_mb()}
 
 
-def run_phase(name: str, args: argparse.Namespace) -> dict:
-    command = [
-        sys.executable,
-        __file__,
-        "--phase",
-        name,
-        "--data",
-        str(args.data),
-        "--threads",
-        str(args.threads),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"phase {name} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -166,7 +142,7 @@ def main() -> None:
         return
     _, source = sentences(args.data, 8)
     results = {
-        name: run_phase(name, args)
+        name: run_phase(__file__, name, args.data, args.threads)
         for name in ("load", "single", "batch", "train_frozen2", "train_full")
     }
     report = {
@@ -179,8 +155,7 @@ def main() -> None:
         "sentences": source,
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_results("ter", report)
     r = results
     rows = [
         ("model load (shipped TER)", f"{r['load']['seconds']:.2f} s", r["load"]["peak_memory_mb"]),
@@ -209,7 +184,7 @@ def main() -> None:
     print("|---|---|---|")
     for name, speed, memory in rows:
         print(f"| {name} | {speed} | {memory:.0f} MB |")
-    print(f"\nwritten: {RESULTS.relative_to(ROOT)}")
+    print(f"\nwritten: {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
 from emorl.recognizers.ter_training import (
     CHECKPOINT_NAME,
     TERTrainingConfig,
-    balanced_class_weights,
     cap_per_class,
     train_ter,
 )
 from emorl.recognizers.text_input import TextInputError, UnreliableTextWarning
+from emorl.recognizers.training import balanced_class_weights
 
 TOY = {
     "neutral": ["my account number is this", "please help me with my call", "this is it"],

@@ -57,6 +57,27 @@ def add_cv_options(parser: argparse.ArgumentParser, groups: Sequence[str]) -> No
     )
 
 
+def add_training_options(parser: argparse.ArgumentParser, defaults: Any) -> None:
+    """``--epochs --batch-size --lr --class-weights`` with a recognizer's defaults."""
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=int, default=defaults.epochs)
+    group.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    group.add_argument("--lr", type=float, default=defaults.learning_rate)
+    group.add_argument(
+        "--class-weights", choices=("balanced", "none"), default=defaults.class_weights
+    )
+
+
+def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The training-config fields :func:`add_training_options` parsed."""
+    return {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "class_weights": args.class_weights,
+    }
+
+
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--confusion", type=Path, default=None, help="write a confusion-matrix PNG")

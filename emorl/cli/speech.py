@@ -10,10 +10,12 @@ from emorl.cli.common import (
     add_corpus_options,
     add_cv_options,
     add_output_options,
+    add_training_options,
     console,
     corpus_sources,
     print_cv,
     print_report,
+    training_kwargs,
 )
 
 READERS = "ravdess, emodb, tess, cremad, iemocap, manifest"
@@ -55,7 +57,7 @@ def register(train_kinds, evaluate_kinds) -> None:
         help="steps between checkpoints besides each epoch's end",
     )
     ser.add_argument("--no-progress", action="store_true")
-    _add_training_options(ser)
+    _add_recipe_options(ser)
     ser.set_defaults(handler=train_ser)
 
     evaluate = evaluate_kinds.add_parser(
@@ -76,21 +78,17 @@ def register(train_kinds, evaluate_kinds) -> None:
     evaluate.add_argument(
         "--classifier", choices=("svm", "logreg"), default="svm", help="the baseline's classifier"
     )
-    _add_training_options(evaluate)
+    _add_recipe_options(evaluate)
     evaluate.set_defaults(handler=evaluate_ser)
 
 
-def _add_training_options(parser: argparse.ArgumentParser) -> None:
+def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     from emorl.recognizers.ser import SERConfig
     from emorl.recognizers.ser_training import SERTrainingConfig
 
     t, d = SERTrainingConfig(), SERConfig()
-    group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=int, default=t.epochs)
-    group.add_argument("--batch-size", type=int, default=t.batch_size)
-    group.add_argument("--lr", type=float, default=t.learning_rate)
-    group.add_argument("--class-weights", choices=("balanced", "none"), default=t.class_weights)
-    group.add_argument(
+    add_training_options(parser, t)
+    parser.add_argument(
         "--cache",
         type=Path,
         default=None,
@@ -125,13 +123,7 @@ def _model_config(args: argparse.Namespace):
 def _training_config(args: argparse.Namespace, **extra):
     from emorl.recognizers.ser_training import SERTrainingConfig
 
-    return SERTrainingConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        class_weights=args.class_weights,
-        **extra,
-    )
+    return SERTrainingConfig(**training_kwargs(args), **extra)
 
 
 def train_ser(args: argparse.Namespace) -> int:

@@ -14,10 +14,12 @@ from emorl.cli.common import (
     add_corpus_options,
     add_cv_options,
     add_output_options,
+    add_training_options,
     console,
     corpus_sources,
     print_cv,
     print_report,
+    training_kwargs,
 )
 
 READERS = "semeval, meld, dailydialog, iemocap, manifest"
@@ -77,7 +79,7 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
         default=TERTrainingConfig().checkpoint_every,
         help="steps between checkpoints (a rerun with the same --out resumes)",
     )
-    _add_training_options(ter)
+    _add_recipe_options(ter)
     ter.set_defaults(handler=train_ter)
 
     evaluate = evaluate_kinds.add_parser(
@@ -89,7 +91,7 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     add_corpus_options(evaluate, READERS)
     add_output_options(evaluate)
     add_cv_options(evaluate, ("random", "dialogue", "speaker"))
-    _add_training_options(evaluate, progress=False)
+    _add_recipe_options(evaluate, progress=False)
     evaluate.set_defaults(handler=evaluate_ter)
 
     predict = commands.add_parser("predict", help="emotions of texts with a text recognizer")
@@ -103,18 +105,14 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     predict.set_defaults(handler=predict_texts)
 
 
-def _add_training_options(parser: argparse.ArgumentParser, progress: bool = True) -> None:
+def _add_recipe_options(parser: argparse.ArgumentParser, progress: bool = True) -> None:
     from emorl.recognizers.ter import TERConfig
     from emorl.recognizers.ter_training import TERTrainingConfig
 
     t, d = TERTrainingConfig(), TERConfig()
-    group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=int, default=t.epochs)
-    group.add_argument("--batch-size", type=int, default=t.batch_size)
-    group.add_argument("--lr", type=float, default=t.learning_rate)
-    group.add_argument("--class-weights", choices=("balanced", "none"), default=t.class_weights)
+    add_training_options(parser, t)
     if progress:
-        group.add_argument("--no-progress", action="store_true")
+        parser.add_argument("--no-progress", action="store_true")
     model = parser.add_argument_group("model")
     model.add_argument(
         "--encoder",
@@ -155,13 +153,7 @@ def _model_config(args: argparse.Namespace):
 def _training_config(args: argparse.Namespace, **extra):
     from emorl.recognizers.ter_training import TERTrainingConfig
 
-    return TERTrainingConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        class_weights=args.class_weights,
-        **extra,
-    )
+    return TERTrainingConfig(**training_kwargs(args), **extra)
 
 
 def train_ter(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ package does not import matplotlib.
 
 from __future__ import annotations
 
-from emorl.evaluation.crossval import CVResult, CVRun, cross_validate
+from emorl.evaluation.crossval import CVResult, CVRun, cross_validate, save_cv
 from emorl.evaluation.metrics import (
     ClassificationReport,
     classification_report,
@@ -31,4 +31,5 @@ __all__ = [
     "kfold",
     "plot_confusion_matrix",
     "plot_learning_curves",
+    "save_cv",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -155,3 +156,17 @@ def cross_validate(
                 result.runs.append(CVRun(fold=fold, seed=seed, report=report))
                 bar.advance(task)
     return result
+
+
+def save_cv(result: CVResult, summary: dict[str, Any], out: str | Path, title: str) -> Path:
+    """Write ``crossval.json`` (the summary) and ``confusion_crossval.png`` into ``out``."""
+    from emorl.artifacts import write_json
+    from emorl.evaluation.plots import plot_confusion_matrix
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "crossval.json", summary)
+    plot_confusion_matrix(
+        result.confusion(), result.labels, out / "confusion_crossval.png", title=title
+    )
+    return out

@@ -21,31 +21,15 @@ from torch import nn
 from emorl.evaluation import ClassificationReport, classification_report
 from emorl.recognizers.ser import SpeechEmotionRecognizer
 from emorl.recognizers.speech_features import FeatureNormalizer
-from emorl.recognizers.ter_training import balanced_class_weights
-from emorl.recognizers.training import LoopSettings, TrainingResult, run_epochs
+from emorl.recognizers.training import TrainingConfig, TrainingResult, run_epochs
 
 
 @dataclass
-class SERTrainingConfig:
+class SERTrainingConfig(TrainingConfig):
     """How the speech network is trained."""
 
     epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    seed: int = 0
-    class_weights: str = "balanced"
-    checkpoint_every: int = 0
-    select: str | None = None
-    patience: int | None = None
     max_grad_norm: float | None = 5.0
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be positive")
-        if self.class_weights not in ("balanced", "none"):
-            raise ValueError(
-                f"class_weights must be 'balanced' or 'none', got {self.class_weights!r}"
-            )
 
 
 def normalizer_for(
@@ -118,11 +102,7 @@ def train_ser(
         list(sequences), mode, [str(s) for s in speakers] if speakers is not None else None
     )
     x, lengths = model.batch(list(sequences), speakers)
-    weights = (
-        balanced_class_weights(y, n_classes)
-        if training.class_weights == "balanced"
-        else np.ones(n_classes)
-    )
+    weights = training.class_weight_vector(y, n_classes)
     loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
     optimizer = torch.optim.Adam(model.net.parameters(), lr=training.learning_rate)
     target = torch.from_numpy(y)
@@ -150,16 +130,7 @@ def train_ser(
         len(y),
         loss_of_batch,
         optimizer,
-        LoopSettings(
-            epochs=training.epochs,
-            batch_size=training.batch_size,
-            seed=training.seed,
-            checkpoint_every=training.checkpoint_every,
-            select=training.select,
-            patience=training.patience,
-            max_grad_norm=training.max_grad_norm,
-            description="training SER",
-        ),
+        training.loop_settings("training SER"),
         evaluate=evaluate if validate else None,
         checkpoint_dir=checkpoint_dir,
         key=key,

@@ -21,6 +21,7 @@ from emorl.evaluation import (
     group_holdout,
     plot_confusion_matrix,
     plot_learning_curves,
+    save_cv,
 )
 from emorl.progress import task_progress
 from emorl.recognizers.ser import SERConfig, SpeechEmotionRecognizer
@@ -340,14 +341,5 @@ def run_crossval_ser(job: SERCrossValJob) -> dict[str, Any]:
             "c": job.baseline.c,
         }
     if job.out is not None:
-        from emorl.artifacts import write_json
-
-        job.out.mkdir(parents=True, exist_ok=True)
-        write_json(job.out / "crossval.json", summary)
-        plot_confusion_matrix(
-            result.confusion(),
-            labels,
-            job.out / "confusion_crossval.png",
-            title=f"SER ({job.backend}) {job.folds}-fold speaker CV",
-        )
+        save_cv(result, summary, job.out, title=f"SER ({job.backend}) {job.folds}-fold speaker CV")
     return summary

@@ -22,7 +22,7 @@ from emorl.recognizers.ter import TextEmotionRecognizer
 from emorl.recognizers.text_input import clean_texts
 from emorl.recognizers.training import (
     CHECKPOINT_NAME,
-    LoopSettings,
+    TrainingConfig,
     TrainingResult,
     run_epochs,
 )
@@ -31,33 +31,12 @@ __all__ = ["CHECKPOINT_NAME", "TERTrainingConfig", "TrainingResult", "train_ter"
 
 
 @dataclass
-class TERTrainingConfig:
+class TERTrainingConfig(TrainingConfig):
     """How a TER is fine-tuned (the paper's settings by default, 7 epochs on IEMOCAP)."""
 
     epochs: int = 7
-    batch_size: int = 32
     learning_rate: float = 3e-5
-    seed: int = 0
-    class_weights: str = "balanced"
     checkpoint_every: int = 200
-    select: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be positive")
-        if self.class_weights not in ("balanced", "none"):
-            raise ValueError(
-                f"class_weights must be 'balanced' or 'none', got {self.class_weights!r}"
-            )
-
-
-def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """``n / (k * count_c)``; a class absent from training gets weight 0 and is reported."""
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    weights = np.zeros(n_classes)
-    present = counts > 0
-    weights[present] = len(labels) / (present.sum() * counts[present])
-    return weights
 
 
 def cap_per_class(labels: Sequence[int], max_per_class: int, *, seed: int) -> np.ndarray:
@@ -114,11 +93,7 @@ def train_ter(
         raise ValueError(f"labels must be class indices in 0..{n_classes - 1}")
     tokens = model.tokenize(texts).ids
     net = model.net
-    weights = (
-        balanced_class_weights(y, n_classes)
-        if training.class_weights == "balanced"
-        else np.ones(n_classes)
-    )
+    weights = training.class_weight_vector(y, n_classes)
     loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
     optimizer = torch.optim.Adam(
         [p for p in net.parameters() if p.requires_grad], lr=training.learning_rate
@@ -137,14 +112,7 @@ def train_ter(
         report = last["report"] = evaluate_ter(model, val_texts, val_labels)
         return {"accuracy": report.accuracy, "ua": report.ua, "macro_f1": report.macro_f1}
 
-    settings = LoopSettings(
-        epochs=training.epochs,
-        batch_size=training.batch_size,
-        seed=training.seed,
-        checkpoint_every=training.checkpoint_every,
-        select=training.select,
-        description="fine-tuning TER",
-    )
+    settings = training.loop_settings("fine-tuning TER")
     result = run_epochs(
         net,
         len(y),

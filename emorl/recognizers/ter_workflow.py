@@ -245,7 +245,7 @@ class TERCrossValJob:
 
 def run_crossval_ter(job: TERCrossValJob) -> dict[str, Any]:
     """Train a fresh TER per fold and seed; WA/UA/macro-F1 as mean and std over all runs."""
-    from emorl.evaluation import cross_validate
+    from emorl.evaluation import cross_validate, save_cv
 
     corpora = [_read(s, job.label_mode) for s in job.sources]
     labels = _labels_for(corpora)
@@ -288,14 +288,5 @@ def run_crossval_ter(job: TERCrossValJob) -> dict[str, Any]:
         }
     )
     if job.out is not None:
-        from emorl.artifacts import write_json
-
-        job.out.mkdir(parents=True, exist_ok=True)
-        write_json(job.out / "crossval.json", summary)
-        plot_confusion_matrix(
-            result.confusion(),
-            labels,
-            job.out / "confusion_crossval.png",
-            title=f"TER {job.folds}-fold CV",
-        )
+        save_cv(result, summary, job.out, title=f"TER {job.folds}-fold CV")
     return summary

@@ -43,6 +43,60 @@ class TrainingResult:
 
 
 @dataclass
+class TrainingConfig:
+    """How a recognizer is trained; each recognizer's subclass sets its own defaults.
+
+    ``select`` (e.g. ``"val_ua"``) keeps the best validation epoch, ``patience`` stops
+    after that many epochs without improvement, ``max_grad_norm`` clips gradients.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    seed: int = 0
+    class_weights: str = "balanced"
+    checkpoint_every: int = 0
+    select: str | None = None
+    patience: int | None = None
+    max_grad_norm: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+        if self.class_weights not in ("balanced", "none"):
+            raise ValueError(
+                f"class_weights must be 'balanced' or 'none', got {self.class_weights!r}"
+            )
+
+    def loop_settings(self, description: str) -> LoopSettings:
+        return LoopSettings(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            checkpoint_every=self.checkpoint_every,
+            select=self.select,
+            patience=self.patience,
+            max_grad_norm=self.max_grad_norm,
+            description=description,
+        )
+
+    def class_weight_vector(self, labels: np.ndarray, n_classes: int) -> np.ndarray:
+        """Cross-entropy class weights for ``labels`` under this config."""
+        if self.class_weights == "none":
+            return np.ones(n_classes)
+        return balanced_class_weights(labels, n_classes)
+
+
+def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """``n / (k * count_c)``; a class absent from training gets weight 0."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    weights = np.zeros(n_classes)
+    present = counts > 0
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return weights
+
+
+@dataclass
 class LoopSettings:
     """How the loop runs (the model-specific parts come as callables)."""
 
