@@ -8,19 +8,11 @@ from pathlib import Path
 
 from emorl.data._common import CorpusBuilder, read_lines
 from emorl.data.utterance import Corpus, CorpusFormatError, Utterance
-from emorl.emotions import LabelMode
+from emorl.emotions import CORPUS_LABELS, LabelMode
 
 NAME = "dailydialog"
-#: Emotion code -> canonical label (``CORPUS_LABELS["dailydialog"]`` order).
-EMOTIONS: tuple[str, ...] = (
-    "no emotion",
-    "anger",
-    "disgust",
-    "fear",
-    "happiness",
-    "sadness",
-    "surprise",
-)
+#: Emotion code -> canonical label: the codes index ``CORPUS_LABELS["dailydialog"]``.
+EMOTIONS: tuple[str, ...] = CORPUS_LABELS[NAME]
 ACTS: dict[int, str] = {1: "inform", 2: "question", 3: "directive", 4: "commissive"}
 EOU = "__eou__"
 
