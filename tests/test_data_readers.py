@@ -540,3 +540,14 @@ def test_real_ravdess() -> None:
     assert len({u.speaker for u in corpus.utterances}) == 20
     assert not corpus.skipped
     assert_well_formed(corpus, "ravdess")
+
+
+def test_speech_corpus_nested_copy_counts_duplicates(tmp_path: Path) -> None:
+    names = ["OAF_back_angry.wav", "OAF_back_happy.wav", "YAF_dog_sad.wav"]
+    touch_all(tmp_path / "tess" / "OAF_angry", names[:1])
+    touch_all(tmp_path / "tess" / "OAF_happy", names[1:2])
+    touch_all(tmp_path / "tess" / "YAF_sad", names[2:])
+    touch_all(tmp_path / "tess" / "tess copy" / "OAF_angry", names[:1])  # nested re-copy
+    corpus = load_corpus("tess", tmp_path / "tess")
+    assert len(corpus) == 3
+    assert corpus.skipped["duplicate file name"] == 1

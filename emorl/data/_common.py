@@ -53,6 +53,17 @@ class CorpusBuilder:
     def has_id(self, utt_id: str) -> bool:
         return utt_id in self._seen
 
+    def add_file(self, utterance: Utterance, path: Path) -> None:
+        """Append an utterance named by its audio file.
+
+        A file name seen before in another folder (copies of a corpus nested inside
+        itself are common) is skipped and counted under ``"duplicate file name"``.
+        """
+        if utterance.id in self._seen:
+            self.skip("duplicate file name")
+            return
+        self.add(utterance, path)
+
     def add(self, utterance: Utterance, path: Path, line: int | None = None) -> None:
         """Append ``utterance``; a repeated id is a :class:`CorpusFormatError`."""
         if utterance.id in self._seen:

@@ -71,7 +71,7 @@ def read_ravdess(path: str | Path, *, labels: LabelMode = "four") -> Corpus:
             "repetition": int(repetition),
             "gender": "male" if int(actor) % 2 else "female",
         }
-        builder.add(
+        builder.add_file(
             Utterance(
                 id=file.stem,
                 label=label,
@@ -115,7 +115,7 @@ def read_emodb(path: str | Path, *, labels: LabelMode = "four") -> Corpus:
         label = builder.map_label(EMODB_EMOTIONS[emotion], file, None)
         if label is None:
             continue
-        builder.add(
+        builder.add_file(
             Utterance(
                 id=file.stem,
                 label=label,
@@ -163,7 +163,7 @@ def read_tess(path: str | Path, *, labels: LabelMode = "four") -> Corpus:
         label = builder.map_label(TESS_EMOTIONS[emotion], file, None)
         if label is None:
             continue
-        builder.add(
+        builder.add_file(
             Utterance(
                 id=file.stem,
                 label=label,
@@ -232,7 +232,7 @@ def read_cremad(path: str | Path, *, labels: LabelMode = "four") -> Corpus:
         label = builder.map_label(CREMAD_EMOTIONS[emotion], file, None)
         if label is None:
             continue
-        builder.add(
+        builder.add_file(
             Utterance(
                 id=file.stem,
                 label=label,
