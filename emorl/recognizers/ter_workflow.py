@@ -104,25 +104,27 @@ def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
     """Read corpora, fine-tune, save the model folder with its metrics and plots."""
     corpora = [_read(s, job.label_mode) for s in job.train]
     labels = _labels_for(corpora)
-    train = TextSet(labels)
-    val: TextSet | None = None
+    train, val = TextSet(labels), TextSet(labels)
     for corpus in corpora:
         part, held = _split_validation(corpus, job)
         if job.max_per_class:
             part = part.subset(cap_per_class(part.y, job.max_per_class, seed=job.training.seed))
         train.extend(part)
         if held is not None:
-            val = held if val is None else (val.extend(held) or val)
+            val.extend(held)
     val_corpora = [_read(s, job.label_mode) for s in job.validation]
     for corpus in val_corpora:
         if corpus.labels != labels:
             raise ValueError(
                 f"validation corpus {corpus.name} has labels {corpus.labels}, training has {labels}"
             )
-        extra = text_set(corpus.utterances, labels, corpus.name)
-        val = extra if val is None else (val.extend(extra) or val)
+        val.extend(text_set(corpus.utterances, labels, corpus.name))
     if len(train) == 0:
         raise ValueError("no training utterances")
+    validating = bool(job.holdout or job.val_fraction > 0 or job.validation)
+    if validating and len(val) == 0:
+        raise ValueError("the validation split is empty")
+    val = val if validating else None
     missing = [label for label, n in train.counts().items() if n == 0]
     if missing:
         raise ValueError(f"no training examples of {', '.join(missing)}")
