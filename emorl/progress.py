@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,6 +26,7 @@ def training_progress(enabled: bool = True) -> Iterator[Progress]:
         TextColumn("loss {task.fields[loss]:.4f}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),
         disable=not enabled,
     )
     with bar:
@@ -40,6 +42,7 @@ def task_progress(enabled: bool = True) -> Iterator[Progress]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),
         disable=not enabled,
     )
     with bar:

@@ -47,3 +47,14 @@ def test_all_shipped_weights_stay_under_30_mb() -> None:
     for weight in weights:  # every shipped model has its card and config beside it
         assert (weight.parent / "README.md").is_file()
         assert (weight.parent / "config.json").is_file()
+
+
+def test_progress_bars_write_to_stderr(capsys) -> None:
+    from emorl.progress import task_progress
+
+    with task_progress(True) as bar:
+        task = bar.add_task("work", total=2)
+        bar.advance(task, 2)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "work" in captured.err

@@ -144,9 +144,9 @@ def cross_validate(
         raise ValueError("seeds must not be empty")
     splits = _splits(y_arr, folds, groups, split_seed)
     result = CVResult(labels=tuple(labels))
-    from rich.progress import Progress
+    from emorl.progress import task_progress
 
-    with Progress(transient=True, disable=not progress) as bar:
+    with task_progress(progress) as bar:
         task = bar.add_task("cross-validation", total=len(splits) * len(seed_list))
         for fold, (train, test) in enumerate(splits):
             for seed in seed_list:
