@@ -366,3 +366,18 @@ def test_real_ravdess_clip(extractor):
     assert functionals.shape == (384,) and np.isfinite(functionals).all()
     padded, length = pad_or_truncate(frames, DEFAULT_MAX_FRAMES)
     assert padded.shape == (384, 32) and length == min(frames.shape[0], 384)
+
+
+def test_covering_adapts_only_unseen_speakers() -> None:
+    rng = np.random.default_rng(3)
+    train = [rng.normal(size=(20, 4)).astype(np.float32) for _ in range(4)]
+    normalizer = FeatureNormalizer.fit(train, "speaker", ["a", "a", "b", "b"])
+    assert normalizer.covering(train[:2], ["a", "b"]) is normalizer
+    assert normalizer.covering(train[:2], None) is normalizer
+    new = [rng.normal(5.0, 2.0, size=(30, 4)).astype(np.float32)]
+    covered = normalizer.covering(new + train[:1], ["c", "a"])
+    assert set(covered.speaker_stats) == {"a", "b", "c"}
+    assert set(normalizer.speaker_stats) == {"a", "b"}  # the original is unchanged
+    np.testing.assert_allclose(covered.speaker_stats["c"][0], new[0].mean(0), rtol=1e-5)
+    glob = FeatureNormalizer.fit(train, "global")
+    assert glob.covering(new, ["c"]) is glob

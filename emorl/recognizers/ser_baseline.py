@@ -60,11 +60,7 @@ class FunctionalsBaseline:
         if self.model is None or self.normalizer is None:
             raise ValueError("fit the baseline first")
         speakers = self._speakers(speakers)
-        normalizer = self.normalizer
-        if normalizer.mode == "speaker" and speakers is not None:
-            new = [i for i, s in enumerate(speakers) if s not in normalizer.speaker_stats]
-            if new:
-                normalizer = normalizer.adapt([vectors[i] for i in new], [speakers[i] for i in new])
+        normalizer = self.normalizer.covering(vectors, speakers)
         x = np.stack(normalizer.transform_many(list(vectors), speakers))
         return np.asarray(self.model.predict(x))
 

@@ -39,12 +39,7 @@ def normalizer_for(
     normalizer = model.normalizer
     if normalizer is None:
         raise ValueError("the model has no fitted normaliser")
-    if normalizer.mode != "speaker" or speakers is None:
-        return normalizer
-    new = [i for i, s in enumerate(speakers) if str(s) not in normalizer.speaker_stats]
-    if not new:
-        return normalizer
-    return normalizer.adapt([sequences[i] for i in new], [str(speakers[i]) for i in new])
+    return normalizer.covering(sequences, speakers)
 
 
 def evaluate_ser(

@@ -559,6 +559,22 @@ class FeatureNormalizer:
             mode="speaker", mean=self.mean.copy(), std=self.std.copy(), speaker_stats=stats
         )
 
+    def covering(
+        self, sequences: Sequence[np.ndarray], speakers: Sequence[str] | None
+    ) -> FeatureNormalizer:
+        """This normaliser, adapted (a copy) to the speakers of ``speakers`` it has no stats for.
+
+        Outside speaker mode, or without speakers, or when every speaker is known, it is
+        ``self``. Each unseen speaker's statistics come from their own ``sequences``.
+        """
+        if self.mode != "speaker" or speakers is None:
+            return self
+        names = [str(s) for s in speakers]
+        new = [i for i, name in enumerate(names) if name not in self.speaker_stats]
+        if not new:
+            return self
+        return self.adapt([sequences[i] for i in new], [names[i] for i in new])
+
     # -------------------------------------------------------------- applying
 
     def _stats_for(self, speaker: str | None) -> tuple[np.ndarray, np.ndarray]:
