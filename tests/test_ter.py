@@ -269,3 +269,15 @@ def test_training_rejects_bad_labels(model: TextEmotionRecognizer) -> None:
         train_ter(model, ["i am so happy"], [7], TERTrainingConfig(epochs=1), progress=False)
     with pytest.raises(ValueError, match="2 texts but 1 labels"):
         train_ter(model, ["a", "b"], [0], TERTrainingConfig(epochs=1), progress=False)
+
+
+def test_save_config_leaves_the_weights_untouched(
+    model: TextEmotionRecognizer, tmp_path: Path
+) -> None:
+    model.save_pretrained(tmp_path / "m")
+    weights = (tmp_path / "m" / "model.safetensors").read_bytes()
+    model.save_config(tmp_path / "m", metrics={"validation": {"ua": 0.7}})
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == weights
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["metrics"]["validation"]["ua"] == 0.7
+    assert config["label2id"] == {"neutral": 0, "happy": 1, "sad": 2, "angry": 3}

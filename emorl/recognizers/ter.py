@@ -224,6 +224,11 @@ class TextEmotionRecognizer:
             keep_fp32 = not name.startswith("encoder.")
             state[name] = (tensor if keep_fp32 else tensor.to(dtype)).contiguous().clone()
         atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp)))
+        return self.save_config(folder, **metadata)
+
+    def save_config(self, folder: str | Path, **metadata: Any) -> Path:
+        """Rewrite only ``config.json`` (e.g. to add metrics measured on the stored weights)."""
+        folder = Path(folder)
         self.metadata.update(metadata)
         config = {
             "type": MODEL_TYPE,

@@ -168,7 +168,7 @@ def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
     report = evaluate_ter(stored, val.texts, val.y) if val else None
     if report is not None:
         metrics = {k: v for k, v in report.to_dict().items() if k != "per_class"}
-        stored.save_pretrained(job.out, metrics={"validation": metrics})
+        stored.save_config(job.out, metrics={"validation": metrics})
         plot_confusion_matrix(
             report.confusion, labels, job.out / "confusion_validation.png", title="TER validation"
         )
