@@ -14,7 +14,7 @@ from emorl.artifacts import ModelFolderError
 from emorl.recognizers.ser import SERConfig, SpeechEmotionRecognizer
 from emorl.recognizers.ser_baseline import FunctionalsBaseline
 from emorl.recognizers.ser_net import PRESETS, SERNet, SERNetConfig
-from emorl.recognizers.ser_training import SERTrainingConfig, evaluate_ser, train_ser
+from emorl.recognizers.ser_training import SERTrainingConfig, augment, evaluate_ser, train_ser
 from emorl.recognizers.ser_workflow import (
     SERCrossValJob,
     SERTrainJob,
@@ -299,3 +299,25 @@ def test_cli_train_evaluate_and_cv(ravdess_like: Path, tmp_path: Path, capsys) -
     rc = main(["evaluate", "ser", *common, "--model", str(tmp_path / "missing")])
     assert rc == 2
     assert "ser model folder not found" in capsys.readouterr().err
+
+
+def test_augment_masks_and_noises_only_real_frames() -> None:
+    x = torch.ones(6, 50, 4)
+    lengths = torch.tensor([50, 40, 30, 20, 10, 5])
+    off = SERTrainingConfig()
+    assert augment(x, lengths, off) is x
+    torch.manual_seed(3)
+    masked = augment(x, lengths, SERTrainingConfig(time_masks=2, time_mask_frames=8))
+    assert torch.equal(x, torch.ones(6, 50, 4))  # the input is not modified
+    zeroed = (masked == 0).all(dim=-1)
+    assert zeroed.any()
+    assert int(zeroed.sum(dim=1).max()) <= 16
+    noisy = augment(x, lengths, SERTrainingConfig(feature_noise=0.5))
+    padding = torch.arange(50)[None, :] >= lengths[:, None]
+    assert torch.equal(noisy[padding], x[padding])
+    assert 0.4 < float((noisy - x)[~padding].std()) < 0.6
+    torch.manual_seed(3)
+    again = augment(x, lengths, SERTrainingConfig(time_masks=2, time_mask_frames=8))
+    assert torch.equal(masked, again)  # drawn from torch's seeded RNG
+    with pytest.raises(ValueError, match="time_masks"):
+        SERTrainingConfig(time_masks=-1)

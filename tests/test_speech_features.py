@@ -17,6 +17,7 @@ from emorl.recognizers.speech_features import (
     FeatureNormalizer,
     SpeechFeatureExtractor,
     pad_or_truncate,
+    trim_silence,
 )
 
 opensmile = pytest.importorskip("opensmile")
@@ -381,3 +382,45 @@ def test_covering_adapts_only_unseen_speakers() -> None:
     np.testing.assert_allclose(covered.speaker_stats["c"][0], new[0].mean(0), rtol=1e-5)
     glob = FeatureNormalizer.fit(train, "global")
     assert glob.covering(new, ["c"]) is glob
+
+
+def test_trim_silence_keeps_the_loud_span_with_a_margin() -> None:
+    energy = np.array([0, 0, 0, 0, 1e-4, 0.5, 1.0, 0.02, 0.6, 1e-3, 0, 0, 0], dtype=np.float32)
+    frames = np.stack([energy, np.arange(energy.size, dtype=np.float32)], axis=1)
+    # 20 dB below the peak: 0.1; loud frames 5..8 (inner quiet frame 7 kept)
+    trimmed = trim_silence(frames, 0, threshold_db=20, margin=1)
+    assert trimmed[:, 1].tolist() == [4, 5, 6, 7, 8, 9]
+    assert np.array_equal(trim_silence(trimmed, 0, 20, 1), trimmed)  # idempotent
+    assert trim_silence(frames, 0, 20, margin=50).shape == frames.shape  # margin past the edges
+    silent = np.zeros((7, 3), dtype=np.float32)
+    assert trim_silence(silent, 0, 20, 1).shape == (7, 3)  # nothing to measure against
+    with pytest.raises(ValueError, match="no energy column 5"):
+        trim_silence(frames, 5, 20, 1)
+
+
+def test_extractor_trims_leading_and_trailing_silence(tmp_path: Path) -> None:
+    silence = np.zeros(SR // 2, dtype=np.float32)
+    samples = np.concatenate([silence, tone(1.0), silence])
+    plain = SpeechFeatureExtractor()
+    trimming = SpeechFeatureExtractor(FeatureConfig(trim_db=35, trim_margin=5), cache_dir=tmp_path)
+    assert plain.energy_column() == plain.frame_names.index("pcm_RMSenergy_sma")
+    full, trimmed = plain.frames(samples), trimming.frames(samples)
+    assert full.shape[0] > 190 and 95 <= trimmed.shape[0] <= 115  # 2 s of frames -> ~1 s
+    assert np.array_equal(trimmed, trim_silence(full, plain.energy_column(), 35, 5))
+    path = tmp_path / "padded.wav"
+    sf.write(path, samples, SR, subtype="FLOAT")
+    assert np.array_equal(trimming.frames_file(path), trimmed)
+    # the cache keeps the untrimmed frames, so both configurations share it
+    cached = np.load(trimming.cache_path(path, "frames"))
+    assert cached.shape == full.shape
+    assert FeatureConfig(trim_db=35).key() == FeatureConfig().key()
+
+
+def test_trim_settings_are_validated(monkeypatch) -> None:
+    for bad in ({"trim_db": 0}, {"trim_db": -3.0}, {"trim_margin": -1}, {"trim_margin": 1.5}):
+        with pytest.raises(ValueError, match="trim_"):
+            FeatureConfig(**bad)
+    assert SpeechFeatureExtractor(FeatureConfig(feature_set="eGeMAPSv02")).energy_column() >= 0
+    monkeypatch.setattr(SpeechFeatureExtractor, "frame_names", property(lambda self: ["a", "b"]))
+    with pytest.raises(ValueError, match="no energy descriptor"):
+        SpeechFeatureExtractor().energy_column()

@@ -88,6 +88,22 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
 
     t, d = SERTrainingConfig(), SERConfig()
     add_training_options(parser, t)
+    augmentation = parser.add_argument_group("augmentation")
+    augmentation.add_argument(
+        "--time-masks",
+        type=int,
+        default=t.time_masks,
+        help="spans of frames zeroed per training clip",
+    )
+    augmentation.add_argument(
+        "--time-mask-frames", type=int, default=t.time_mask_frames, help="longest span"
+    )
+    augmentation.add_argument(
+        "--feature-noise",
+        type=float,
+        default=t.feature_noise,
+        help="std of Gaussian noise added to normalised training frames",
+    )
     parser.add_argument(
         "--cache",
         type=Path,
@@ -106,6 +122,16 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
         "--normalization", choices=("speaker", "global", "utterance"), default=d.normalization
     )
     model.add_argument("--dropout", type=float, default=d.dropout)
+    model.add_argument(
+        "--trim-db",
+        type=_trim_db,
+        default=d.trim_db,
+        help="trim leading/trailing frames this many dB below the loudest ('none': keep all)",
+    )
+
+
+def _trim_db(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
 
 
 def _model_config(args: argparse.Namespace):
@@ -117,13 +143,20 @@ def _model_config(args: argparse.Namespace):
         max_frames=args.max_frames,
         normalization=args.normalization,
         dropout=args.dropout,
+        trim_db=args.trim_db,
     )
 
 
 def _training_config(args: argparse.Namespace, **extra):
     from emorl.recognizers.ser_training import SERTrainingConfig
 
-    return SERTrainingConfig(**training_kwargs(args), **extra)
+    return SERTrainingConfig(
+        **training_kwargs(args),
+        time_masks=args.time_masks,
+        time_mask_frames=args.time_mask_frames,
+        feature_noise=args.feature_noise,
+        **extra,
+    )
 
 
 def train_ser(args: argparse.Namespace) -> int:

@@ -56,6 +56,7 @@ class SERConfig:
     feature_set: str = "IS09"
     max_frames: int = 384
     normalization: Literal["speaker", "global", "utterance"] = "speaker"
+    trim_db: float | None = None
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
@@ -77,14 +78,17 @@ class SERConfig:
         )
 
     def feature_config(self) -> FeatureConfig:
-        return FeatureConfig(feature_set=self.feature_set, max_frames=self.max_frames)
+        return FeatureConfig(
+            feature_set=self.feature_set, max_frames=self.max_frames, trim_db=self.trim_db
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SERConfig:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown SER config field(s): {', '.join(sorted(unknown))}")
-        return cls(**data)
+        # a config saved before silence trimming existed describes an untrimmed model
+        return cls(**{"trim_db": None, **data})
 
 
 class SpeechEmotionRecognizer:

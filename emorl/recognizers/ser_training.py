@@ -30,6 +30,35 @@ class SERTrainingConfig(TrainingConfig):
 
     epochs: int = 30
     max_grad_norm: float | None = 5.0
+    time_masks: int = 0
+    time_mask_frames: int = 20
+    feature_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.time_masks < 0 or self.time_mask_frames < 1 or self.feature_noise < 0:
+            raise ValueError("time_masks and feature_noise must be >= 0 and time_mask_frames >= 1")
+
+
+def augment(x: torch.Tensor, lengths: torch.Tensor, training: SERTrainingConfig) -> torch.Tensor:
+    """Training-time augmentation of normalised frames (draws from torch's RNG).
+
+    ``time_masks`` spans of up to ``time_mask_frames`` frames each are set to 0 (the
+    normalised mean) at random places inside each clip; Gaussian noise of standard
+    deviation ``feature_noise`` is added to every real frame.
+    """
+    if training.time_masks == 0 and training.feature_noise == 0:
+        return x
+    x = x.clone()
+    steps = torch.arange(x.shape[1])[None, :]
+    real = steps < lengths[:, None]
+    for _ in range(training.time_masks):
+        width = torch.randint(0, training.time_mask_frames + 1, (x.shape[0], 1))
+        start = (torch.rand(x.shape[0], 1) * (lengths[:, None] - width).clamp(min=1)).long()
+        x[(steps >= start) & (steps < start + width)] = 0.0
+    if training.feature_noise > 0:
+        x = x + training.feature_noise * torch.randn_like(x) * real.unsqueeze(-1)
+    return x
 
 
 def normalizer_for(
@@ -104,7 +133,9 @@ def train_ser(
 
     def loss_of_batch(batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.from_numpy(batch)
-        loss = loss_fn(model.net(x[index], lengths[index]), target[index])
+        batch_lengths = lengths[index]
+        frames = augment(x[index], batch_lengths, training)
+        loss = loss_fn(model.net(frames, batch_lengths), target[index])
         return loss, loss
 
     validate = val_sequences is not None and val_labels is not None

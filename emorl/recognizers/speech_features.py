@@ -42,6 +42,9 @@ from emorl.artifacts import atomic_write
 
 FRAME_FEATURES = 32
 DEFAULT_MAX_FRAMES = 384
+DEFAULT_TRIM_MARGIN = 10
+# LLD columns that measure a frame's energy, in order of preference, for silence trimming
+_ENERGY_COLUMNS = ("pcm_RMSenergy_sma", "Loudness_sma3", "pcm_loudness_sma")
 STD_FLOOR = 1e-6
 # Bump when what frames()/functionals() return changes, so old caches are not reused.
 FORMAT_VERSION = 1
@@ -85,12 +88,27 @@ class FeatureConfig:
 
     ``feature_set`` is an ``opensmile.FeatureSet`` name: ``"IS09"`` (the paper's frames and
     functionals), or ``"eGeMAPSv02"``/``"ComParE_2016"`` for functionals baselines.
+    With ``trim_db`` set, frame sequences lose their leading and trailing silence: frames
+    whose energy is more than ``trim_db`` below the clip's loudest frame, keeping
+    ``trim_margin`` frames of context on each side (see :func:`trim_silence`).
     """
 
     feature_set: str = "IS09"
     max_frames: int = DEFAULT_MAX_FRAMES
+    trim_db: float | None = None
+    trim_margin: int = DEFAULT_TRIM_MARGIN
 
     def __post_init__(self) -> None:
+        if self.trim_db is not None and not (
+            isinstance(self.trim_db, (int, float)) and 0 < self.trim_db < 120
+        ):
+            raise ValueError(f"trim_db must be None or between 0 and 120 dB, got {self.trim_db!r}")
+        if (
+            isinstance(self.trim_margin, bool)
+            or not isinstance(self.trim_margin, int)
+            or (self.trim_margin < 0)
+        ):
+            raise ValueError(f"trim_margin must be a non-negative int, got {self.trim_margin!r}")
         if not isinstance(self.feature_set, str) or not _SET_NAME.fullmatch(self.feature_set):
             raise ValueError(f"feature_set must be an openSMILE set name, got {self.feature_set!r}")
         if (
@@ -103,9 +121,9 @@ class FeatureConfig:
     def key(self) -> str:
         """A short stable string naming this configuration, for cache folders.
 
-        It includes every field (so different configurations never share a key, even though
-        ``max_frames`` does not change the cached unpadded features), the installed openSMILE
-        version and this module's output format version.
+        It names what openSMILE computed (the cache holds untrimmed, unpadded features;
+        trimming is applied when they are read): the feature set, ``max_frames``, the installed
+        openSMILE version and this module's output format version.
         """
         return (
             f"{self.feature_set}-t{int(self.max_frames)}-os{_opensmile_version()}-f{FORMAT_VERSION}"
@@ -233,7 +251,8 @@ class SpeechFeatureExtractor:
 
         For IS09, F = 32 (16 LLDs then their 16 deltas) and T is about one per 10 ms. For a
         set without deltas (eGeMAPSv02, GeMAPS) F is its LLD count; other sets with deltas
-        (ComParE_2016, for one) are refused. The input is not modified. Raises
+        (ComParE_2016, for one) are refused. With ``config.trim_db`` set, leading and
+        trailing silence is trimmed. The input is not modified. Raises
         :class:`FeatureExtractionError` (a ValueError) for a signal shorter than one 25 ms
         frame.
         """
@@ -243,6 +262,10 @@ class SpeechFeatureExtractor:
                 f"its LLD rows is only verified for {sorted(_DELTA_ALIGNED_SETS)}; use "
                 "functionals() for this set"
             )
+        return self._trimmed(self._raw_frames(samples, sampling_rate))
+
+    def _raw_frames(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
+        """Untrimmed frame features, as cached."""
         signal, rate = _as_signal(samples, sampling_rate)
         lld = self._smile(_LLD).process_signal(signal, rate)
         values = lld.to_numpy(dtype=np.float32)
@@ -278,7 +301,25 @@ class SpeechFeatureExtractor:
 
     def frames_file(self, path: str | Path) -> np.ndarray:
         """:meth:`frames` of an audio file loaded by ``emorl.audio.load_audio`` (cached)."""
-        return self._from_file(Path(path), "frames", self.frames, ndim=2)
+        return self._trimmed(self._from_file(Path(path), "frames", self._raw_frames, ndim=2))
+
+    def energy_column(self) -> int:
+        """Index of the frame column measuring energy (RMS energy for IS09)."""
+        names = self.frame_names
+        for wanted in _ENERGY_COLUMNS:
+            if wanted in names:
+                return names.index(wanted)
+        raise ValueError(
+            f"feature set {self.config.feature_set!r} has no energy descriptor "
+            f"({', '.join(_ENERGY_COLUMNS)}) to trim silence with; set trim_db=None"
+        )
+
+    def _trimmed(self, frames: np.ndarray) -> np.ndarray:
+        if self.config.trim_db is None:
+            return frames
+        return trim_silence(
+            frames, self.energy_column(), self.config.trim_db, self.config.trim_margin
+        )
 
     def functionals_file(self, path: str | Path) -> np.ndarray:
         """:meth:`functionals` of an audio file loaded by ``emorl.audio.load_audio`` (cached)."""
@@ -320,6 +361,30 @@ class SpeechFeatureExtractor:
         result = compute(*_load_samples(path))
         atomic_write(target, lambda tmp: _save_npy(tmp, result))
         return result
+
+
+def trim_silence(
+    frames: np.ndarray, energy_column: int, threshold_db: float, margin: int
+) -> np.ndarray:
+    """Drop leading and trailing frames quieter than ``threshold_db`` below the loudest.
+
+    Energy is the amplitude-like column ``energy_column`` (IS09's RMS energy), so the
+    threshold is ``max * 10 ** (-threshold_db / 20)``. ``margin`` frames are kept on each
+    side of the first and last loud frame. Inner pauses are kept. An all-zero energy track
+    (nothing to measure against) returns the frames unchanged. Trimming twice gives the
+    same frames as trimming once.
+    """
+    array = np.asarray(frames)
+    if array.ndim != 2 or not 0 <= energy_column < array.shape[1]:
+        raise ValueError(f"frames of shape {array.shape} have no energy column {energy_column}")
+    energy = array[:, energy_column]
+    peak = float(energy.max(initial=0.0))
+    if peak <= 0.0:
+        return array
+    loud = np.flatnonzero(energy >= peak * 10.0 ** (-threshold_db / 20.0))
+    start = max(int(loud[0]) - margin, 0)
+    stop = min(int(loud[-1]) + margin + 1, array.shape[0])
+    return array[start:stop]
 
 
 def pad_or_truncate(frames: np.ndarray, max_frames: int) -> tuple[np.ndarray, int]:
