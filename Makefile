@@ -37,6 +37,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_ter.py
 	$(PY) benchmarks/bench_ser.py
+	$(PY) benchmarks/bench_asr.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,7 +2,9 @@
 
 emorl train {ter,ser} ...       train a recognizer
 emorl evaluate {ter,ser} ...    evaluate a model on a corpus, or a recipe by --cv
+emorl evaluate asr ...          word error rate and real-time factor of the speech recognizer
 emorl predict TEXT ...          emotions of texts with the text recognizer
+emorl transcribe FILE ...       transcripts of audio files (or of a corpus, into a manifest)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from emorl import __version__
-from emorl.cli import speech, text
+from emorl.cli import asr, speech, text
 from emorl.cli.common import console
 
 
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_kinds = evaluate.add_subparsers(dest="kind", required=True)
     text.register(train_kinds, evaluate_kinds, commands)
     speech.register(train_kinds, evaluate_kinds)
+    asr.register(evaluate_kinds, commands)
     return parser
 
 
