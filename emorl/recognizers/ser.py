@@ -46,17 +46,22 @@ AudioInput = str | Path | np.ndarray
 
 @dataclass
 class SERConfig:
-    """Architecture, features and normalisation of a speech emotion recognizer."""
+    """Architecture, features and normalisation of a speech emotion recognizer.
+
+    Defaults are the recipe measured under speaker-exclusive cross-validation on RAVDESS:
+    frames trimmed of leading/trailing silence (``trim_db`` 35 below the loudest frame,
+    ``None`` keeps every frame) and dropout 0.4 before the BiLSTM2 and the classifier.
+    """
 
     labels: tuple[str, ...] = FOUR_CLASS
     preset: str = "128attDim"
     tdnn_kernel: int = 16
     lstm_units: int = 64
-    dropout: float = 0.2
+    dropout: float = 0.4
     feature_set: str = "IS09"
     max_frames: int = 384
     normalization: Literal["speaker", "global", "utterance"] = "speaker"
-    trim_db: float | None = None
+    trim_db: float | None = 35.0
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)

@@ -26,13 +26,13 @@ from emorl.recognizers.training import TrainingConfig, TrainingResult, run_epoch
 
 @dataclass
 class SERTrainingConfig(TrainingConfig):
-    """How the speech network is trained."""
+    """How the speech network is trained: 12 epochs, three time masks and noise 0.2."""
 
-    epochs: int = 30
+    epochs: int = 12
     max_grad_norm: float | None = 5.0
-    time_masks: int = 0
+    time_masks: int = 3
     time_mask_frames: int = 20
-    feature_noise: float = 0.0
+    feature_noise: float = 0.2
 
     def __post_init__(self) -> None:
         super().__post_init__()
