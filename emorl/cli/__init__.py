@@ -5,6 +5,8 @@ emorl evaluate {ter,ser} ...    evaluate a model on a corpus, or a recipe by --c
 emorl evaluate asr ...          word error rate and real-time factor of the speech recognizer
 emorl predict TEXT ...          emotions of texts with the text recognizer
 emorl transcribe FILE ...       transcripts of audio files (or of a corpus, into a manifest)
+emorl train reward-estimator    fit the EmoDialogue reward estimator on logged rollouts
+emorl env {build-bank,warm-cache,demo}  EmoDialogue: utterance bank, text cache, level vs delta_est
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from emorl import __version__
-from emorl.cli import asr, speech, text
+from emorl.cli import asr, env, speech, text
 from emorl.cli.common import console
 
 
@@ -35,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     text.register(train_kinds, evaluate_kinds, commands)
     speech.register(train_kinds, evaluate_kinds)
     asr.register(evaluate_kinds, commands)
+    env.register(train_kinds, commands)
     return parser
 
 

@@ -1,0 +1,175 @@
+"""EmoDialogue-v0 speed: environment steps per second per recognizer mode.
+
+Phases (one process, so the ratios compare like with like):
+- ``simulator``: the user simulator alone (appraisal, mood, text realisation);
+- ``oracle``: the full environment with the oracle recognizer (no model);
+- ``text_cold`` / ``text_warm``: 16 vectorised copies sharing the shipped text recognizer,
+  batched per step and cached by text; cold starts from an empty cache, warm after
+  ``--warmup`` steps have filled it;
+- ``text_precomputed`` (with ``--cache``): the same from the first step, with the cache
+  ``emorl env warm-cache`` wrote for every possible reply;
+- ``bimodal_noisy`` / ``bimodal_asr``: 4 vectorised copies, espeak-ng speech through
+  IEmoNet with noisy (6 % WER) or Whisper transcripts, from an empty cache. Without a
+  shipped IEmoNet the shipped TER and SER are composed with a freshly initialised
+  fusion block: the timing is the same, the posteriors are meaningless (noted in the
+  results).
+
+Actions mix the scripted support agent and random acts (half each). Writes
+``benchmarks/results/env.json`` and prints a markdown table.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_env.py [--steps N] [--warmup N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+from harness import peak_mb, write_results
+
+
+def _actions(obs: np.ndarray, agent: Any, rng: np.random.Generator, n_acts: int) -> np.ndarray:
+    return np.array([agent(o) if rng.random() < 0.5 else int(rng.integers(n_acts)) for o in obs])
+
+
+def bench_simulator(steps: int) -> dict[str, float]:
+    from emorl.simulator import Scenario, UserSimulator, UtteranceBank
+
+    sim = UserSimulator(Scenario.load(), UtteranceBank.load())
+    rng = np.random.default_rng(0)
+    sim.reset(rng)
+    begun, done = time.perf_counter(), 0
+    while done < steps:
+        if sim.state.ended is not None or sim.state.turn >= 20:
+            sim.reset(rng)
+        sim.respond(int(rng.integers(len(sim.acts))), rng)
+        done += 1
+    return {"steps_per_s": steps / (time.perf_counter() - begun)}
+
+
+def bench_vector(steps: int, num_envs: int, **kwargs: Any) -> dict[str, float]:
+    from emorl.envs.policies import ScriptedSupportAgent
+    from emorl.envs.vector import EmoDialogueVectorEnv
+
+    venv = EmoDialogueVectorEnv(num_envs, **kwargs)
+    agent = ScriptedSupportAgent.for_env(venv.envs[0])
+    rng = np.random.default_rng(1)
+    begun = time.perf_counter()
+    obs, _ = venv.reset(seed=0)
+    done = 0
+    while done < steps:
+        obs, *_ = venv.step(_actions(obs, agent, rng, len(venv.envs[0].act_names)))
+        done += num_envs
+    out: dict[str, float] = {"steps_per_s": done / (time.perf_counter() - begun), "steps": done}
+    rec = venv.recognizer
+    if hasattr(rec, "hits"):
+        total = rec.hits + rec.misses
+        out["cache_hit_rate"] = rec.hits / total if total else 0.0
+        out["cache_entries"] = len(rec.cache)
+    return out
+
+
+def _bimodal_model() -> tuple[Any, str]:
+    from emorl.recognizers.iemonet import DEFAULT_IEMONET_DIR, IEmoNet
+
+    if (DEFAULT_IEMONET_DIR / "config.json").is_file():
+        return IEmoNet.from_pretrained(), "shipped IEmoNet"
+    from emorl.recognizers.fusion import FusionBlock, FusionConfig
+    from emorl.recognizers.ser import SpeechEmotionRecognizer
+    from emorl.recognizers.ter import TextEmotionRecognizer
+
+    ter = TextEmotionRecognizer.from_pretrained()
+    ser = SpeechEmotionRecognizer.from_pretrained()
+    config = FusionConfig(text_size=ter.config.hidden_size, speech_size=ser.net.config.feature_size)
+    from emorl.recognizers.iemonet import default_asr
+
+    model = IEmoNet(ter, ser, FusionBlock.create(config), asr=default_asr(None))
+    return model, "shipped TER + SER, untrained fusion block (timing only)"
+
+
+def bench_bimodal(steps: int, transcripts: str, model: Any, cache: str) -> dict[str, float]:
+    from emorl.envs.recognition import BimodalRecognizer
+    from emorl.envs.tts import SpeechSynthesiser
+
+    rec = BimodalRecognizer(model, SpeechSynthesiser(cache_dir=cache), transcripts=transcripts)
+    return bench_vector(steps, 4, recognizer=rec, estimator=None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--warmup", type=int, default=60000)
+    parser.add_argument("--bimodal-steps", type=int, default=400)
+    parser.add_argument("--skip-bimodal", action="store_true")
+    parser.add_argument(
+        "--cache", default=None, help="a cache from `emorl env warm-cache`: adds text_precomputed"
+    )
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    report: dict[str, Any] = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform(),
+        },
+        "phases": {},
+    }
+    phases = report["phases"]
+    phases["simulator"] = bench_simulator(args.steps * 5)
+    phases["oracle"] = bench_vector(args.steps * 5, 16, recognizer="oracle", estimator=None)
+    from emorl.envs.recognition import shared_text_recognizer
+
+    text = shared_text_recognizer()
+    text.model  # load before timing  # noqa: B018
+    phases["text_cold"] = bench_vector(args.steps, 16, recognizer="text", estimator="default")
+    bench_vector(args.warmup, 16, recognizer="text", estimator="default")  # fills the cache
+    text.hits = text.misses = 0
+    phases["text_warm"] = bench_vector(args.steps * 5, 16, recognizer="text", estimator="default")
+    if args.cache:
+        from emorl.envs.recognition import TextRecognizer
+
+        warm = TextRecognizer(cache_path=args.cache)
+        phases["text_precomputed"] = bench_vector(
+            args.steps * 5, 16, recognizer=warm, estimator="default"
+        )
+    sim = phases["simulator"]["steps_per_s"]
+    for name in ("oracle", "text_cold", "text_warm", "text_precomputed"):
+        if name not in phases:
+            continue
+        phases[name]["ratio_to_simulator"] = phases[name]["steps_per_s"] / sim
+    write_results("env", report)
+    print(json.dumps(phases), flush=True)
+    if not args.skip_bimodal:
+        model, note = _bimodal_model()
+        report["bimodal_model"] = note
+        with tempfile.TemporaryDirectory() as cache:
+            for mode in ("noisy", "asr"):
+                steps = args.bimodal_steps if mode == "noisy" else args.bimodal_steps // 4
+                phases[f"bimodal_{mode}"] = bench_bimodal(steps, mode, model, cache)
+                phases[f"bimodal_{mode}"]["ratio_to_simulator"] = (
+                    phases[f"bimodal_{mode}"]["steps_per_s"] / sim
+                )
+    report["peak_mb"] = peak_mb()
+    write_results("env", report)
+    print("| phase | steps/s | ratio to simulator | cache hit rate |")
+    print("|---|---:|---:|---:|")
+    for name, row in phases.items():
+        ratio = row.get("ratio_to_simulator")
+        hit = row.get("cache_hit_rate")
+        print(
+            f"| {name} | {row['steps_per_s']:,.0f} | {'' if ratio is None else f'{ratio:.3f}'} "
+            f"| {'' if hit is None else f'{hit:.1%}'} |"
+        )
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

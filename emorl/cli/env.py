@@ -1,0 +1,112 @@
+"""``emorl train reward-estimator`` and ``emorl env build-bank|warm-cache|demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from emorl.cli.common import console
+
+
+def register(train_kinds, commands) -> None:
+    """Add the environment commands to the parser."""
+    est = train_kinds.add_parser(
+        "reward-estimator", help="collect EmoDialogue rollouts and fit the reward estimator"
+    )
+    est.add_argument("--episodes", type=int, default=2000)
+    est.add_argument("--out", type=Path, required=True, help="model folder to write")
+    est.add_argument("--seed", type=int, default=0)
+    est.add_argument("--epsilon", type=float, default=0.5, help="share of random acts")
+    est.add_argument("--recognizer", choices=("text", "oracle"), default="text")
+    est.add_argument("--scenario", type=Path, default=None)
+    est.add_argument("--bank", type=Path, default=None)
+    est.add_argument("--recognizer-cache", type=Path, default=None, help="text posteriors .npz")
+    est.add_argument(
+        "--reaction-act",
+        action="append",
+        default=None,
+        help="act whose own expected reaction is estimated (default: deliver_bad_news); repeatable",
+    )
+    est.add_argument("--compare-mlp", action="store_true", help="also measure a small MLP")
+    est.add_argument("--no-progress", action="store_true")
+    est.set_defaults(handler=_train_estimator)
+
+    env = commands.add_parser("env", help="the EmoDialogue environment: bank, demo")
+    kinds = env.add_subparsers(dest="env_command", required=True)
+    bank = kinds.add_parser("build-bank", help="build the utterance bank from DailyDialog and MELD")
+    bank.add_argument("--data", type=Path, required=True, help="folder with dailydialog/ and meld/")
+    bank.add_argument("--out", type=Path, default=None, help="bank folder (default: shipped)")
+    bank.add_argument("--per-group", type=int, default=100)
+    bank.add_argument("--seed", type=int, default=0)
+    bank.set_defaults(handler=_build_bank)
+    warm = kinds.add_parser(
+        "warm-cache", help="text-recognizer posteriors of every possible reply, as .npz"
+    )
+    warm.add_argument("--out", type=Path, required=True, help=".npz file to write or extend")
+    warm.add_argument("--scenario", type=Path, default=None)
+    warm.add_argument("--bank", type=Path, default=None)
+    warm.add_argument("--no-progress", action="store_true")
+    warm.set_defaults(handler=_warm_cache)
+    demo = kinds.add_parser("demo", help="level vs delta_est after a bad turn (a table)")
+    demo.add_argument("--seeds", type=int, default=200)
+    demo.add_argument("--recognizer", choices=("text", "oracle"), default="text")
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(handler=_demo)
+
+
+def _env_kwargs(args: argparse.Namespace) -> dict:
+    kwargs: dict = {"recognizer": args.recognizer}
+    for name in ("scenario", "bank", "recognizer_cache"):
+        if getattr(args, name, None) is not None:
+            kwargs[name] = getattr(args, name)
+    return kwargs
+
+
+def _train_estimator(args: argparse.Namespace) -> int:
+    from emorl.reward.training import train_reward_estimator
+
+    model = train_reward_estimator(
+        args.episodes,
+        args.out,
+        seed=args.seed,
+        epsilon=args.epsilon,
+        env_kwargs=_env_kwargs(args),
+        reaction_acts=tuple(args.reaction_act or ("deliver_bad_news",)),
+        compare_mlp=args.compare_mlp,
+        progress=not args.no_progress,
+    )
+    console.print(f"reward estimator written to {args.out}")
+    print(json.dumps(model.metadata["metrics"]))
+    return 0
+
+
+def _build_bank(args: argparse.Namespace) -> int:
+    from emorl.simulator.bank import DEFAULT_BANK_DIR, build_bank
+
+    written = build_bank(
+        args.data, args.out or DEFAULT_BANK_DIR, per_group=args.per_group, seed=args.seed
+    )
+    print(json.dumps(written))
+    return 0
+
+
+def _warm_cache(args: argparse.Namespace) -> int:
+    from emorl.envs.cache import warm_text_cache
+
+    counts = warm_text_cache(
+        args.out, scenario=args.scenario, bank=args.bank, progress=not args.no_progress
+    )
+    print(json.dumps(counts))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from emorl.envs.demo import lingering_mood_demo, print_demo
+
+    result = lingering_mood_demo(seeds=args.seeds, recognizer=args.recognizer)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_demo(result)
+    return 0

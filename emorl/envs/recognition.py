@@ -1,0 +1,276 @@
+"""What the environment hears: recognizers behind one small batched protocol.
+
+Every recognizer maps a batch of :class:`Reply` objects to an ``(n, 4)`` array of
+posteriors in :data:`~emorl.emotions.FOUR_CLASS` order. Adapters:
+
+* :class:`TextRecognizer`: the shipped text emotion recognizer (or any object with
+  ``probabilities(list[str]) -> (n, 4)``) on the reply text, batched, cached by text.
+* :class:`OracleRecognizer`: the true emotion through a confusion matrix (debugging).
+* :class:`BimodalRecognizer`: synthesised speech (and a provided, noisy or ASR
+  transcript) through any object with ``predict(audio, transcript=None)``, e.g. IEmoNet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from emorl.emotions import FOUR_CLASS
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One user reply as the recognizer may use it."""
+
+    text: str
+    emotion: str
+    voice: int = 0
+    noise_key: str = ""
+
+
+@runtime_checkable
+class EmotionRecognizer(Protocol):
+    """``posteriors(replies) -> (n, 4)`` array, rows summing to one."""
+
+    labels: tuple[str, ...]
+
+    def posteriors(self, replies: Sequence[Reply]) -> np.ndarray: ...
+
+
+class TextRecognizer:
+    """Text emotion recognition on reply texts, batched, with a cache keyed by text.
+
+    ``model`` is anything with ``probabilities(list[str]) -> (n, 4)``; by default the
+    shipped :class:`~emorl.recognizers.ter.TextEmotionRecognizer`, loaded on first use.
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        *,
+        cache_size: int = 200_000,
+        cache_path: str | Path | None = None,
+        model_id: str | None = None,
+    ) -> None:
+        self._model = model
+        self._model_id = model_id
+        self.labels = FOUR_CLASS
+        self.cache: dict[str, np.ndarray] = {}
+        self.cache_size = cache_size
+        self.hits = 0
+        self.misses = 0
+        self.cache_path = Path(cache_path) if cache_path is not None else None
+        if self.cache_path is not None and self.cache_path.is_file():
+            self.load_cache(self.cache_path)
+
+    def model_id(self) -> str:
+        """Identity of the model the cache belongs to: the shipped weights' SHA-256, or
+        ``model_id`` / the class name of a model passed in."""
+        if self._model_id is None:
+            if self._model is None or _is_default(self._model):
+                weights = DEFAULT_TER_WEIGHTS
+                digest = (
+                    hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else "?"
+                )
+                self._model_id = f"ter:{digest}"
+            else:
+                self._model_id = f"custom:{type(self._model).__name__}"
+        return self._model_id
+
+    def save_cache(self, path: str | Path | None = None) -> Path:
+        """Write the posteriors cache as ``.npz`` (texts, posteriors, model id; no pickle)."""
+        path = Path(path or self.cache_path or "")
+        if not path.name:
+            raise ValueError("no cache path given")
+        texts = list(self.cache)
+        probs = np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 4))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            np.savez(
+                handle, texts=np.array(texts, dtype=str), posteriors=probs, model=self.model_id()
+            )
+        return path
+
+    def load_cache(self, path: str | Path) -> int:
+        """Read a cache written by :meth:`save_cache` for the same model; entries read."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            if str(data["model"]) != self.model_id():
+                raise ValueError(f"{path}: posteriors cache belongs to another recognizer model")
+            for text, row in zip(data["texts"].tolist(), data["posteriors"], strict=True):
+                self.cache[text] = np.asarray(row, dtype=np.float64)
+            return len(data["texts"])
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from emorl.recognizers.ter import TextEmotionRecognizer
+
+            self._model = TextEmotionRecognizer.from_pretrained()
+            if tuple(self._model.labels) != FOUR_CLASS:
+                raise ValueError(f"text recognizer labels {self._model.labels} != {FOUR_CLASS}")
+        return self._model
+
+    def posteriors(self, replies: Sequence[Reply]) -> np.ndarray:
+        texts = [reply.text for reply in replies]
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        if missing:
+            if len(self.cache) + len(missing) > self.cache_size:
+                self.cache.clear()
+            probs = np.asarray(self.model.probabilities(missing), dtype=np.float64)
+            for text, row in zip(missing, probs, strict=True):
+                self.cache[text] = row
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        return np.stack([self.cache[t] for t in texts])
+
+
+def confusion_matrix(confusion: float | Sequence[Sequence[float]]) -> np.ndarray:
+    """A row-stochastic 4x4 matrix from a uniform confusion rate or an explicit matrix."""
+    n = len(FOUR_CLASS)
+    if isinstance(confusion, (int, float)):
+        if not 0.0 <= confusion < 1.0:
+            raise ValueError(f"oracle confusion must be in [0, 1), got {confusion}")
+        return (1 - confusion) * np.eye(n) + confusion / n
+    matrix = np.asarray(confusion, dtype=np.float64)
+    if matrix.shape != (n, n) or np.any(matrix < 0) or not np.allclose(matrix.sum(1), 1.0):
+        raise ValueError(f"oracle confusion must be a {n}x{n} row-stochastic matrix")
+    return matrix
+
+
+class OracleRecognizer:
+    """The true emotion seen through ``confusion`` (row ``e`` is the posterior for ``e``)."""
+
+    def __init__(self, confusion: float | Sequence[Sequence[float]] = 0.1) -> None:
+        self.labels = FOUR_CLASS
+        self.matrix = confusion_matrix(confusion)
+        self._index = {label: i for i, label in enumerate(FOUR_CLASS)}
+
+    def posteriors(self, replies: Sequence[Reply]) -> np.ndarray:
+        return self.matrix[[self._index[r.emotion] for r in replies]].reshape(-1, len(self.labels))
+
+
+TRANSCRIPTS = ("provided", "noisy", "asr")
+
+
+class BimodalRecognizer:
+    """Speech + transcript through a bimodal model such as IEmoNet.
+
+    ``model.predict(audio, transcript=None)`` gets 16 kHz mono float32 samples (and
+    ``sampling_rate=16000`` when its ``predict`` takes that keyword) and a transcript
+    (``None`` with ``transcripts="asr"``: the model transcribes). Its result
+    must carry fused posteriors: a mapping or attribute ``fused`` / ``posteriors`` /
+    ``probabilities`` (label -> probability, or an array in the model's label order).
+    Posteriors are cached by (text, emotion, voice, transcript): the audio is a function
+    of the first three. With ASR transcripts the key has no transcript, so a repeated
+    reply reuses the first recognition.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        voice: Any = None,
+        *,
+        transcripts: str = "noisy",
+        wer: float = 0.06,
+        cache_size: int = 50_000,
+    ) -> None:
+        if transcripts not in TRANSCRIPTS:
+            raise ValueError(f"transcripts must be one of {TRANSCRIPTS}, got {transcripts!r}")
+        if not callable(getattr(model, "predict", None)):
+            raise TypeError("bimodal model needs predict(audio, transcript=None)")
+        self.model = model
+        if voice is None:
+            from emorl.envs.tts import SpeechSynthesiser
+
+            voice = SpeechSynthesiser()
+        self.voice = voice
+        self.transcripts = transcripts
+        self.labels = FOUR_CLASS
+        self.cache: dict[tuple[str, str, int, str | None], np.ndarray] = {}
+        self.cache_size = cache_size
+        self.hits = self.misses = 0
+        self._extra: dict[str, Any] = {}
+        try:
+            if "sampling_rate" in inspect.signature(model.predict).parameters:
+                self._extra["sampling_rate"] = 16_000
+        except (TypeError, ValueError):
+            pass
+        self._noise = None
+        if transcripts == "noisy":
+            from emorl.asr.noise import TranscriptNoise
+
+            self._noise = TranscriptNoise(wer)
+
+    def transcript(self, reply: Reply) -> str | None:
+        if self.transcripts == "provided":
+            return reply.text
+        if self.transcripts == "noisy":
+            assert self._noise is not None
+            return self._noise(reply.text, key=reply.noise_key or reply.text)
+        return None
+
+    def posteriors(self, replies: Sequence[Reply]) -> np.ndarray:
+        transcripts = [self.transcript(r) for r in replies]
+        keys = [(r.text, r.emotion, r.voice, t) for r, t in zip(replies, transcripts, strict=True)]
+        todo = [i for i, key in enumerate(keys) if key not in self.cache]
+        self.hits += len(keys) - len(todo)
+        self.misses += len(todo)
+        items = [(replies[i].text, replies[i].emotion, replies[i].voice) for i in todo]
+        many = getattr(self.voice, "synthesise_many", None)
+        audios = many(items) if many is not None else [self.voice.synthesise(*i) for i in items]
+        labels = getattr(self.model, "labels", FOUR_CLASS)
+        for i, audio in zip(todo, audios, strict=True):
+            result = self.model.predict(audio, transcript=transcripts[i], **self._extra)
+            if len(self.cache) >= self.cache_size:
+                self.cache.clear()
+            self.cache[keys[i]] = fused_posteriors(result, labels)
+        if not keys:
+            return np.zeros((0, len(self.labels)))
+        return np.stack([self.cache[key] for key in keys])
+
+
+def fused_posteriors(result: Any, labels: Sequence[str] = FOUR_CLASS) -> np.ndarray:
+    """The fused posteriors of a bimodal prediction, in :data:`FOUR_CLASS` order."""
+    for name in ("fused", "posteriors", "probabilities"):
+        value = result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            row = np.array([float(value[label]) for label in FOUR_CLASS])
+        else:
+            array = np.asarray(value, dtype=np.float64).reshape(-1)
+            order = {label: i for i, label in enumerate(labels)}
+            row = array[[order[label] for label in FOUR_CLASS]]
+        total = row.sum()
+        if not np.isfinite(total) or total <= 0:
+            raise ValueError("bimodal model returned posteriors that do not sum to a positive")
+        return row / total
+    raise TypeError("bimodal prediction carries no 'fused', 'posteriors' or 'probabilities'")
+
+
+DEFAULT_TER_WEIGHTS = (
+    Path(__file__).resolve().parents[1] / "models" / "ter-dialogue-4class" / "model.safetensors"
+)
+
+
+def _is_default(model: Any) -> bool:
+    return type(model).__name__ == "TextEmotionRecognizer"
+
+
+_SHARED: dict[tuple[Any, ...], EmotionRecognizer] = {}
+
+
+def shared_text_recognizer(cache_path: str | Path | None = None) -> TextRecognizer:
+    """One text recognizer (model and cache) per cache file for every environment."""
+    key = ("text", str(cache_path))
+    if key not in _SHARED:
+        _SHARED[key] = TextRecognizer(cache_path=cache_path)
+    return _SHARED[key]  # type: ignore[return-value]

@@ -1,0 +1,41 @@
+"""Text renderings of a call: ``ansi`` (a string) and ``human`` (rich, to the terminal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emorl.emotions import FOUR_CLASS
+
+
+def _line(entry: dict[str, Any], index: int) -> tuple[str, str, str]:
+    heard = FOUR_CLASS[int(entry["posteriors"].argmax())]
+    p = float(entry["posteriors"].max())
+    agent = entry["act"] or "(call starts)"
+    return (
+        agent,
+        entry["text"],
+        f"true {entry['emotion']}, heard {heard} {p:.2f}, r={entry['reward']:+.3f}",
+    )
+
+
+def render_ansi(env: Any) -> str:
+    """The call so far, one agent act and user reply per turn."""
+    rows = []
+    for i, entry in enumerate(env.history):
+        agent, text, note = _line(entry, i)
+        rows.append(
+            f"[{i:2d}] agent: {agent}\n     user:  {text}\n"
+            f"     ({note}, valence {entry['valence']:+.2f})"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def render_human(env: Any) -> None:
+    """The latest turn, printed with rich."""
+    from rich.console import Console
+
+    if not env.history:
+        return
+    i = len(env.history) - 1
+    agent, text, note = _line(env.history[-1], i)
+    Console().print(f"[bold cyan][{i}] agent:[/] {agent}\n[bold]user:[/] {text}\n[dim]{note}[/]")
