@@ -7,6 +7,7 @@ emorl predict TEXT ...          emotions of texts with the text recognizer
 emorl transcribe FILE ...       transcripts of audio files (or of a corpus, into a manifest)
 emorl train reward-estimator    fit the EmoDialogue reward estimator on logged rollouts
 emorl env {build-bank,warm-cache,demo}  EmoDialogue: utterance bank, text cache, level vs delta_est
+emorl recognize FILE ...        IEmoNet posteriors (train|evaluate fusion, experiment iemocap)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from emorl import __version__
-from emorl.cli import asr, env, speech, text
+from emorl.cli import asr, env, fusion, speech, text
 from emorl.cli.common import console
 
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     speech.register(train_kinds, evaluate_kinds)
     asr.register(evaluate_kinds, commands)
     env.register(train_kinds, commands)
+    fusion.register(train_kinds, evaluate_kinds, commands)
     return parser
 
 

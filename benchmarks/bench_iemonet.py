@@ -1,0 +1,138 @@
+"""IEmoNet end to end: load time, per-stage latency of a 3 s utterance, batched throughput.
+
+Phases, each in a fresh process so that its peak memory is its own:
+- ``load``: ``IEmoNet.from_pretrained()`` (TER, SER, fusion block) plus loading the
+  packaged Whisper tiny.en;
+- ``latency``: ``predict(clip)`` on a 3 s clip with ASR transcripts, per stage (ASR, IS09
+  features, SER, TER, fusion) and total, p50 and p95 over ``--repeats`` calls after a
+  warm-up;
+- ``throughput``: utterances/s of ``probabilities`` (features, SER, TER, fusion; provided
+  transcripts) on batches of 32 clips, and of one-by-one ``predict`` with ASR.
+
+The clip is 3 s of a RAVDESS recording from ``--data`` when present, else a synthetic
+voiced tone. ``OMP_WAIT_POLICY=PASSIVE`` is set (see below). Writes
+``benchmarks/results/iemonet.json`` and prints a markdown table.
+
+    python benchmarks/bench_iemonet.py [--data DIR] [--threads 2] [--repeats 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+# CTranslate2 (Whisper) and torch both use OpenMP; with the default active wait, the ASR's
+# idle threads spin after each call and starve the torch stages that follow on 2 cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np
+from harness import ROOT, peak_mb, run_phase, write_results
+
+SR = 16000
+STAGES = ("asr", "features", "ser", "ter", "fusion", "total")
+
+
+def clip(data: Path, seconds: float = 3.0) -> tuple[np.ndarray, str]:
+    from emorl.audio import load_audio
+
+    path = data / "ravdess" / "Actor_01" / "03-01-05-01-01-01-01.flac"
+    if path.is_file():
+        samples = load_audio(path).samples
+        out = np.zeros(int(seconds * SR), dtype=np.float32)
+        out[: min(len(samples), len(out))] = samples[: len(out)]
+        return out, f"RAVDESS {path.name}, first {seconds:g} s"
+    t = np.arange(int(seconds * SR)) / SR
+    tone = sum(np.sin(2 * np.pi * 160 * k * t) / k for k in (1, 2, 3))
+    return (0.2 * tone).astype(np.float32), "synthetic voiced tone"
+
+
+def phase_load(data: Path, threads: int, repeats: int) -> dict:
+    begun = time.perf_counter()
+    from emorl.recognizers.iemonet import IEmoNet
+
+    model = IEmoNet.from_pretrained()
+    parts = time.perf_counter() - begun
+    model.asr.load()
+    return {
+        "load_s": round(time.perf_counter() - begun, 3),
+        "parts_s": round(parts, 3),
+        "asr_s": round(model.asr.load_seconds, 3),
+        "peak_mb": round(peak_mb(), 1),
+    }
+
+
+def phase_latency(data: Path, threads: int, repeats: int) -> dict:
+    from emorl.recognizers.iemonet import IEmoNet
+
+    audio, source = clip(data)
+    model = IEmoNet.from_pretrained()
+    model.predict(audio, sampling_rate=SR)
+    runs = [model.predict(audio, sampling_rate=SR).timings for _ in range(repeats)]
+    out = {}
+    for stage in STAGES:
+        values = np.sort([r[stage] * 1000 for r in runs])
+        out[stage] = {
+            "p50_ms": round(float(np.median(values)), 2),
+            "p95_ms": round(float(values[int(0.95 * (len(values) - 1))]), 2),
+        }
+    return {"clip": source, "repeats": repeats, "stages": out, "peak_mb": round(peak_mb(), 1)}
+
+
+def phase_throughput(data: Path, threads: int, repeats: int) -> dict:
+    from emorl.recognizers.iemonet import IEmoNet
+
+    audio, _ = clip(data)
+    model = IEmoNet.from_pretrained()
+    batch = [audio * (0.5 + 0.5 * i / 32) for i in range(32)]
+    texts = ["I can't believe you did that to me."] * 32
+    model.probabilities(batch[:4], texts[:4], sampling_rate=SR)
+    begun = time.perf_counter()
+    model.probabilities(batch, texts, sampling_rate=SR)
+    batched = 32 / (time.perf_counter() - begun)
+    begun = time.perf_counter()
+    for x in batch[:8]:
+        model.predict(x, sampling_rate=SR)
+    with_asr = 8 / (time.perf_counter() - begun)
+    return {
+        "batched_provided_utt_per_s": round(batched, 1),
+        "one_by_one_with_asr_utt_per_s": round(with_asr, 2),
+        "peak_mb": round(peak_mb(), 1),
+    }
+
+
+PHASES = {"load": phase_load, "latency": phase_latency, "throughput": phase_throughput}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--phase", choices=tuple(PHASES), default=None)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.phase:
+        print(json.dumps(PHASES[args.phase](args.data, args.threads, args.repeats)))
+        return
+    report = {
+        "machine": {"cpu_threads": args.threads, "python": platform.python_version()},
+        **{name: run_phase(__file__, name, args.data, args.threads) for name in PHASES},
+    }
+    path = write_results("iemonet", report)
+    stages = report["latency"]["stages"]
+    print(f"load: {report['load']['load_s']} s (TER+SER+fusion {report['load']['parts_s']} s)")
+    print("| stage | p50 ms | p95 ms |\n|---|---:|---:|")
+    for stage in STAGES:
+        print(f"| {stage} | {stages[stage]['p50_ms']} | {stages[stage]['p95_ms']} |")
+    print(json.dumps(report["throughput"]))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

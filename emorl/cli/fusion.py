@@ -1,0 +1,277 @@
+"""``emorl recognize``, ``emorl train fusion``, ``emorl evaluate fusion``, ``emorl experiment``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from emorl.cli.common import console, print_report
+
+TEXT_READERS = "meld, dailydialog"
+
+
+def register(train_kinds, evaluate_kinds, commands) -> None:
+    """Add the bimodal commands to the parser."""
+    recognize = commands.add_parser(
+        "recognize", help="emotion posteriors of a speech file with IEmoNet (speech + text)"
+    )
+    recognize.add_argument("file", type=Path, help="audio file (any rate, mono or stereo)")
+    recognize.add_argument("--text", default=None, help="the transcript (default: ASR)")
+    recognize.add_argument(
+        "--model", type=Path, default=None, help="IEmoNet folder (default: shipped)"
+    )
+    recognize.add_argument(
+        "--transcripts",
+        choices=("auto", "provided", "asr", "noisy", "none"),
+        default="auto",
+        help="auto: --text if given, else ASR; noisy: --text with simulated errors; "
+        "none: speech only",
+    )
+    recognize.add_argument("--wer", type=float, default=0.06, help="word error rate for noisy")
+    recognize.add_argument("--speaker", default=None, help="a speaker adapted in the SER")
+    recognize.add_argument("--json", action="store_true", help="print one JSON object")
+    recognize.set_defaults(handler=run_recognize)
+
+    train = train_kinds.add_parser(
+        "fusion", help="train a fusion block on frozen TER/SER features (label-paired set)"
+    )
+    _add_paired_options(train)
+    train.add_argument("--out", type=Path, required=True, help="IEmoNet folder to write")
+    train.add_argument("--ter", type=Path, default=None, help="TER folder (default: shipped)")
+    train.add_argument("--ser", type=Path, default=None, help="SER folder (default: shipped)")
+    train.add_argument("--kind", choices=("feedforward", "attention"), default="feedforward")
+    train.add_argument("--hidden-size", type=int, default=256)
+    train.add_argument("--dropout", type=float, default=0.3)
+    train.add_argument("--val-fraction", type=float, default=0.2, help="speakers held out")
+    train.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="store this temperature instead of the one fitted on the held-out speakers",
+    )
+    train.add_argument("--temperature-note", default="", help="where --temperature came from")
+    train.add_argument(
+        "--cv-results", type=Path, default=None, help="results.json of a --cv run to store"
+    )
+    train.add_argument("--transcripts", choices=("provided", "noisy"), default="provided")
+    train.add_argument("--wer", type=float, default=0.06)
+    train.add_argument("--seed", type=int, default=0)
+    _add_fusion_training(train)
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(handler=train_fusion)
+
+    evaluate = evaluate_kinds.add_parser(
+        "fusion", help="evaluate IEmoNet on the label-paired set, or its recipe by --cv"
+    )
+    _add_paired_options(evaluate)
+    evaluate.add_argument(
+        "--model", type=Path, default=None, help="IEmoNet folder (default: shipped)"
+    )
+    evaluate.add_argument("--transcripts", choices=("provided", "noisy"), default="provided")
+    evaluate.add_argument("--wer", type=float, default=0.06)
+    evaluate.add_argument("--group", type=int, default=None, help="evaluate this group only")
+    evaluate.add_argument(
+        "--cv",
+        action="store_true",
+        help="speaker- and dialogue-exclusive folds: retrain the SER and the fusion per fold",
+    )
+    evaluate.add_argument("--seeds", type=int, default=3, help="with --cv: fusion seeds per fold")
+    evaluate.add_argument("--ser-epochs", type=int, default=None, help="with --cv: SER epochs")
+    evaluate.add_argument("--no-joint", action="store_true", help="with --cv: skip joint tuning")
+    evaluate.add_argument("--out", type=Path, default=None, help="with --cv: results folder")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--confusion", type=Path, default=None)
+    evaluate.add_argument("--no-progress", action="store_true")
+    evaluate.set_defaults(handler=evaluate_fusion)
+
+    experiment = commands.add_parser("experiment", help="the paper's experiments")
+    kinds = experiment.add_subparsers(dest="experiment", required=True)
+    iemocap = kinds.add_parser("iemocap", help="TER, SER and fusion per fold on IEMOCAP")
+    iemocap.add_argument("--root", type=Path, required=True, help="IEMOCAP release root")
+    iemocap.add_argument("--out", type=Path, required=True, help="results folder")
+    iemocap.add_argument("--folds", type=int, default=10)
+    iemocap.add_argument("--seeds", type=int, default=3)
+    iemocap.add_argument("--transcripts", choices=("provided", "asr", "noisy"), default="provided")
+    iemocap.add_argument("--wer", type=float, default=0.06, help="for --transcripts noisy")
+    iemocap.add_argument("--split", choices=("random", "session"), default="random")
+    iemocap.add_argument("--encoder", default=None, help="TER base encoder (name or folder)")
+    iemocap.add_argument("--ter-epochs", type=int, default=7)
+    iemocap.add_argument("--ser-epochs", type=int, default=12)
+    iemocap.add_argument("--joint", action="store_true", help="also fine-tune jointly")
+    iemocap.add_argument("--no-progress", action="store_true")
+    iemocap.set_defaults(handler=run_iemocap)
+
+
+def _add_paired_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("label-paired set (speech clips + same-label texts)")
+    group.add_argument("--speech-data", type=Path, required=True, help="RAVDESS folder")
+    group.add_argument("--speech-corpus", default="ravdess", help="speech corpus reader")
+    group.add_argument(
+        "--text-corpus", action="append", required=True, help=f"text reader ({TEXT_READERS})"
+    )
+    group.add_argument("--text-data", action="append", required=True, help="one per --text-corpus")
+    group.add_argument("--groups", type=int, default=2, help="speaker/dialogue groups (folds)")
+    group.add_argument("--pair-seed", type=int, default=0)
+    group.add_argument("--cache", type=Path, default=None, help="feature cache folder")
+
+
+def _add_fusion_training(parser: argparse.ArgumentParser) -> None:
+    from emorl.recognizers.fusion_training import FusionTrainingConfig
+
+    d = FusionTrainingConfig()
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=int, default=d.epochs)
+    group.add_argument("--batch-size", type=int, default=d.batch_size)
+    group.add_argument("--lr", type=float, default=d.learning_rate)
+
+
+def _sources(args: argparse.Namespace):
+    from emorl.recognizers.paired_workflow import PairedSources
+
+    if len(args.text_corpus) != len(args.text_data):
+        raise ValueError("each --text-corpus needs one --text-data")
+    texts = [(n, Path(p)) for n, p in zip(args.text_corpus, args.text_data, strict=True)]
+    return PairedSources(
+        args.speech_data, texts, args.speech_corpus, groups=args.groups, seed=args.pair_seed
+    )
+
+
+def run_recognize(args: argparse.Namespace) -> int:
+    from emorl.recognizers.iemonet import IEmoNet
+
+    if not args.file.is_file():
+        raise FileNotFoundError(f"{args.file}: no such audio file")
+    asr = None if args.transcripts in ("provided", "noisy", "none") else "default"
+    model = IEmoNet.from_pretrained(args.model, asr=asr)
+    result = model.predict(
+        args.file, args.text, transcripts=args.transcripts, wer=args.wer, speaker=args.speaker
+    )
+    data = {"file": str(args.file), **result.to_dict()}
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"{args.file.name}: {result.label}")
+    table.add_column("emotion")
+    for column in ("fused", "ser", "ter"):
+        table.add_column(column, justify="right")
+    for label in model.labels:
+        cells = [
+            f"{getattr(result, c)[label]:.3f}" if getattr(result, c) else "-"
+            for c in ("fused", "ser", "ter")
+        ]
+        table.add_row(label, *cells)
+    console.print(f"transcript ({result.transcript_source}): {result.transcript!r}")
+    console.print(table)
+    return 0
+
+
+def train_fusion(args: argparse.Namespace) -> int:
+    from emorl.recognizers.fusion import FusionConfig
+    from emorl.recognizers.fusion_training import FusionTrainingConfig
+    from emorl.recognizers.paired_workflow import FusionTrainJob, run_train_fusion
+
+    job = FusionTrainJob(
+        sources=_sources(args),
+        out=args.out,
+        ter=args.ter,
+        ser=args.ser,
+        fusion=FusionConfig(kind=args.kind, hidden_size=args.hidden_size, dropout=args.dropout),
+        training=FusionTrainingConfig(
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed
+        ),
+        val_fraction=args.val_fraction,
+        temperature=args.temperature,
+        temperature_note=args.temperature_note,
+        cv_results=args.cv_results,
+        transcripts=args.transcripts,
+        wer=args.wer,
+        cache_dir=args.cache,
+        progress=not args.no_progress,
+    )
+    metadata = run_train_fusion(job)
+    console.print(f"saved {args.out}")
+    print(json.dumps({"metrics": metadata["metrics"], "calibration": metadata["calibration"]}))
+    return 0
+
+
+def evaluate_fusion(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from emorl.recognizers.paired_workflow import (
+        PairedExperimentJob,
+        bimodal_from_paired,
+        build_paired,
+        run_evaluate_fusion,
+        run_paired_experiment,
+    )
+
+    if args.cv:
+        from emorl.recognizers.bimodal_experiment import ExperimentConfig
+        from emorl.recognizers.fusion_training import JointTrainingConfig
+        from emorl.recognizers.ser_training import SERTrainingConfig
+
+        if args.out is None:
+            raise ValueError("--cv needs --out for results.md, results.json and the PNGs")
+        ser_training = SERTrainingConfig()
+        if args.ser_epochs:
+            ser_training = SERTrainingConfig(epochs=args.ser_epochs)
+        config = ExperimentConfig(
+            ser_training=ser_training,
+            ter_training=None,
+            joint=None if args.no_joint else JointTrainingConfig(),
+            seeds=tuple(range(args.seeds)),
+            transcripts=("provided", "noisy"),
+            wer=args.wer,
+        )
+        job = PairedExperimentJob(
+            _sources(args),
+            args.out,
+            ter=None,
+            config=config,
+            cache_dir=args.cache,
+            progress=not args.no_progress,
+        )
+        run_paired_experiment(job)
+        print((args.out / "results.md").read_text())
+        return 0
+    from emorl.recognizers.iemonet import IEmoNet
+
+    model = IEmoNet.from_pretrained(args.model, asr=None)
+    paired = build_paired(_sources(args))
+    data = bimodal_from_paired(
+        paired, model.ser.config, cache_dir=args.cache, progress=not args.no_progress
+    )
+    if args.group is not None:
+        data = data.subset(np.flatnonzero(np.asarray(data.groups) == args.group))
+    result = run_evaluate_fusion(
+        model, data, transcripts=args.transcripts, wer=args.wer, confusion_png=args.confusion
+    )
+    print_report(result, "IEmoNet", args.json)
+    if not args.json:
+        console.print(f"ECE {result['ece']:.3f} (uncalibrated {result['ece_uncalibrated']:.3f})")
+    return 0
+
+
+def run_iemocap(args: argparse.Namespace) -> int:
+    from emorl.recognizers.iemocap_experiment import IemocapJob, run_iemocap_experiment
+
+    job = IemocapJob(
+        root=args.root,
+        out=args.out,
+        folds=args.folds,
+        seeds=tuple(range(args.seeds)),
+        transcripts=args.transcripts,
+        wer=args.wer,
+        split=args.split,
+        encoder=args.encoder,
+        ter_epochs=args.ter_epochs,
+        ser_epochs=args.ser_epochs,
+        joint=args.joint,
+        progress=not args.no_progress,
+    )
+    run_iemocap_experiment(job)
+    print((args.out / "results.md").read_text())
+    return 0

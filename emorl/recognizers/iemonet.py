@@ -1,0 +1,392 @@
+"""IEmoNet: the bimodal recognizer (ASR -> TER, IS09 -> SER, fusion block) as one object.
+
+``IEmoNet.from_pretrained()`` loads the shipped four-class model; ``predict(audio,
+transcript=None)`` returns the transcript used, the SER, TER and fused posteriors
+(labelled, fixed order) and per-stage timings. Sub-models are swapped with
+``IEmoNet.from_parts(asr=..., ser=..., ter=..., fusion=...)``: any trained TER or SER with
+the same labels works, needing at most a new fusion block.
+
+Transcript modes (``transcripts=``):
+
+* ``"provided"``: the ``transcript`` argument is used as is;
+* ``"asr"``: the ASR transcribes ``audio``;
+* ``"noisy"``: the provided transcript with simulated recognition errors at ``wer``;
+* ``"auto"`` (default): provided when given, else ASR when the model has one.
+
+Single-branch calls: with no audio, the fused posteriors are the TER's; with audio but no
+usable transcript (no ASR, ``transcripts="none"``, or the ASR heard no words) they are
+the SER's. ``branches`` in the result says which branches contributed.
+
+On disk an IEmoNet folder holds only the fusion block (``model.safetensors``) and a
+``config.json`` naming the TER and SER folders (a shipped model's name, or a path) with
+the SHA-256 of their weights, so a mismatched sub-model is refused at load time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from emorl.artifacts import WEIGHTS_NAME, ModelFolderError, require_model_folder, write_json
+from emorl.recognizers.fusion import FusionBlock, softmax
+from emorl.recognizers.fusion_features import fusion_inputs, speech_outputs
+from emorl.recognizers.ser import SpeechEmotionRecognizer
+from emorl.recognizers.ter import TextEmotionRecognizer
+
+MODEL_TYPE = "iemonet"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_IEMONET_DIR = MODELS_DIR / "iemonet-4class"
+TranscriptMode = Literal["auto", "provided", "asr", "noisy", "none"]
+STAGES: tuple[str, ...] = ("asr", "features", "ser", "ter", "fusion")
+
+
+def weights_fingerprint(folder: str | Path) -> str:
+    """SHA-256 of a model folder's ``model.safetensors``."""
+    digest = hashlib.sha256()
+    with open(Path(folder) / WEIGHTS_NAME, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def part_reference(folder: str | Path, relative_to: Path | None = None) -> dict[str, str]:
+    """How a saved IEmoNet names a sub-model folder: shipped name or path, plus SHA-256."""
+    folder = Path(folder).resolve()
+    if folder.parent == MODELS_DIR.resolve():
+        name = folder.name
+    elif relative_to is not None and folder.is_relative_to(relative_to.resolve()):
+        name = str(folder.relative_to(relative_to.resolve()))
+    else:
+        name = str(folder)
+    return {"name": name, "sha256": weights_fingerprint(folder)}
+
+
+def resolve_part(ref: dict[str, str], folder: Path, what: str) -> Path:
+    """The sub-model folder ``ref`` names, checked against its SHA-256."""
+    name = ref.get("name")
+    if not name:
+        raise ModelFolderError(f"{folder / 'config.json'}: parts.{what} has no 'name'")
+    candidates = [MODELS_DIR / name, folder / name, Path(name).expanduser()]
+    found = next((c for c in candidates if (c / "config.json").is_file()), None)
+    if found is None:
+        raise ModelFolderError(
+            f"{folder / 'config.json'}: the {what} model {name!r} was not found "
+            f"(looked in {MODELS_DIR}, {folder} and the path itself)"
+        )
+    expected = ref.get("sha256")
+    if expected and weights_fingerprint(found) != expected:
+        raise ModelFolderError(
+            f"{found} is not the {what} this IEmoNet was trained with (SHA-256 of its weights "
+            f"differs from {expected[:12]}...): train a new fusion block for it"
+        )
+    return found
+
+
+@dataclass
+class IEmoNetPrediction:
+    """What :meth:`IEmoNet.predict` returns; posteriors are in ``labels`` order."""
+
+    labels: tuple[str, ...]
+    transcript: str | None
+    transcript_source: str
+    fused: dict[str, float]
+    ser: dict[str, float] | None = None
+    ter: dict[str, float] | None = None
+    branches: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The most probable fused label."""
+        return max(self.fused, key=self.fused.__getitem__)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "labels": list(self.labels),
+            "transcript": self.transcript,
+            "transcript_source": self.transcript_source,
+            "branches": list(self.branches),
+            "fused": self.fused,
+            "ser": self.ser,
+            "ter": self.ter,
+            "timings": {k: round(v, 5) for k, v in self.timings.items()},
+        }
+
+
+class IEmoNet:
+    """The bimodal emotion recognizer the reward, the environment and the demo call."""
+
+    def __init__(
+        self,
+        ter: TextEmotionRecognizer,
+        ser: SpeechEmotionRecognizer,
+        fusion: FusionBlock,
+        *,
+        asr: Any | None = None,
+        parts: dict[str, Path] | None = None,
+    ) -> None:
+        for what, model in (("TER", ter), ("SER", ser)):
+            if tuple(model.labels) != tuple(fusion.labels):
+                raise ValueError(
+                    f"the {what} predicts {model.labels}, the fusion block {fusion.labels}"
+                )
+        if ter.config.hidden_size != fusion.config.text_size:
+            raise ValueError(
+                f"the TER's features have width {ter.config.hidden_size}, the fusion block "
+                f"expects {fusion.config.text_size}: train a fusion block for this TER"
+            )
+        if ser.net.config.feature_size != fusion.config.speech_size:
+            raise ValueError(
+                f"the SER's features have width {ser.net.config.feature_size}, the fusion "
+                f"block expects {fusion.config.speech_size}: train a fusion block for this SER"
+            )
+        self.ter, self.ser, self.fusion, self.asr = ter, ser, fusion, asr
+        self.parts: dict[str, Path] = dict(parts or {})
+        self._noise: dict[tuple[float, int], Any] = {}
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.fusion.labels
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_parts(
+        cls,
+        *,
+        ter: TextEmotionRecognizer | str | Path,
+        ser: SpeechEmotionRecognizer | str | Path,
+        fusion: FusionBlock | str | Path,
+        asr: Any | None = None,
+    ) -> IEmoNet:
+        """Compose from sub-models (objects or model folders); ``asr`` may be None."""
+        parts: dict[str, Path] = {}
+        if not isinstance(ter, TextEmotionRecognizer):
+            parts["ter"] = Path(ter)
+            ter = TextEmotionRecognizer.from_pretrained(ter)
+        if not isinstance(ser, SpeechEmotionRecognizer):
+            parts["ser"] = Path(ser)
+            ser = SpeechEmotionRecognizer.from_pretrained(ser)
+        if not isinstance(fusion, FusionBlock):
+            fusion = FusionBlock.from_pretrained(fusion)
+        return cls(ter, ser, fusion, asr=asr, parts=parts)
+
+    @classmethod
+    def from_pretrained(
+        cls, folder: str | Path | None = None, *, asr: Any | None = "default"
+    ) -> IEmoNet:
+        """Load a saved IEmoNet (the shipped default when ``folder`` is None).
+
+        ``asr="default"`` builds the ASR the folder names (the packaged Whisper tiny.en,
+        loaded lazily on first use); pass ``None`` for no ASR or any transcriber object.
+        """
+        folder = Path(folder) if folder is not None else DEFAULT_IEMONET_DIR
+        saved = require_model_folder(folder, MODEL_TYPE)
+        parts_ref = saved.get("parts") or {}
+        for what in ("ter", "ser"):
+            if what not in parts_ref:
+                raise ModelFolderError(f"{folder / 'config.json'}: no parts.{what} reference")
+        ter_dir = resolve_part(parts_ref["ter"], folder, "ter")
+        ser_dir = resolve_part(parts_ref["ser"], folder, "ser")
+        fusion = FusionBlock.from_pretrained(folder, kind=MODEL_TYPE)
+        if asr == "default":
+            asr = default_asr(saved.get("asr"))
+        return cls(
+            TextEmotionRecognizer.from_pretrained(ter_dir),
+            SpeechEmotionRecognizer.from_pretrained(ser_dir),
+            fusion,
+            asr=asr,
+            parts={"ter": ter_dir, "ser": ser_dir},
+        )
+
+    def save_pretrained(self, folder: str | Path, **metadata: Any) -> Path:
+        """Write the fusion block and a config naming the sub-models.
+
+        A sub-model built in memory (no folder yet) is saved into ``folder/ter`` or
+        ``folder/ser`` first; one loaded from a folder is referenced, not copied.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for what, model in (("ter", self.ter), ("ser", self.ser)):
+            if what not in self.parts:
+                self.parts[what] = model.save_pretrained(folder / what)
+        self.fusion.save_pretrained(folder, **metadata)
+        config = self.fusion.config_dict()
+        config["type"] = MODEL_TYPE
+        config["parts"] = {
+            what: part_reference(self.parts[what], folder) for what in ("ter", "ser")
+        }
+        config["asr"] = asr_description(self.asr)
+        write_json(folder / "config.json", config)
+        return folder
+
+    # ------------------------------------------------------------------ inference
+    def _transcript(
+        self,
+        audio: Any,
+        transcript: str | None,
+        mode: TranscriptMode,
+        wer: float,
+        seed: int,
+        sampling_rate: int | None,
+    ) -> tuple[str | None, str]:
+        if mode == "auto":
+            mode = "provided" if transcript is not None else ("asr" if self.asr else "none")
+        if mode == "provided":
+            if transcript is None:
+                raise ValueError("transcripts='provided' needs a transcript")
+            return transcript, "provided"
+        if mode == "noisy":
+            if transcript is None:
+                raise ValueError("transcripts='noisy' needs the reference transcript to noise")
+            key = (float(wer), int(seed))
+            if key not in self._noise:
+                from emorl.asr import TranscriptNoise
+
+                self._noise[key] = TranscriptNoise(wer=wer, seed=seed)
+            return self._noise[key](transcript), f"noisy (wer {wer:g})"
+        if mode == "asr":
+            if self.asr is None:
+                raise ValueError("transcripts='asr' but this IEmoNet has no ASR")
+            if audio is None:
+                raise ValueError("transcripts='asr' needs audio")
+            return self.asr.transcribe(audio, sampling_rate=sampling_rate).text, "asr"
+        if mode == "none":
+            return None, "none"
+        raise ValueError(f"transcripts must be auto, provided, asr, noisy or none, got {mode!r}")
+
+    def predict(
+        self,
+        audio: str | Path | np.ndarray | None = None,
+        transcript: str | None = None,
+        *,
+        transcripts: TranscriptMode = "auto",
+        wer: float = 0.06,
+        seed: int = 0,
+        sampling_rate: int | None = None,
+        speaker: str | None = None,
+    ) -> IEmoNetPrediction:
+        """Posteriors of one utterance (see the module docstring for the modes).
+
+        ``speaker`` names a speaker adapted with ``model.ser.adapt_speaker``; without one
+        the SER normalises with its training set's global statistics.
+        """
+        if audio is None and transcript is None:
+            raise ValueError("predict needs audio, a transcript, or both")
+        timings = dict.fromkeys(STAGES, 0.0)
+        begun = time.perf_counter()
+        clip = None
+        if audio is not None:
+            from emorl.audio import load_audio
+
+            clip = load_audio(audio, sampling_rate)
+        mode = transcripts
+        if audio is None and mode in ("asr", "none"):
+            raise ValueError(f"transcripts={mode!r} needs audio")
+        if audio is None and mode == "auto":
+            mode = "provided"
+        t0 = time.perf_counter()
+        text, source = self._transcript(clip, transcript, mode, wer, seed, None)
+        timings["asr"] = time.perf_counter() - t0 if source == "asr" else 0.0
+        if text is not None and not text.strip():
+            text = None
+        probs: dict[str, np.ndarray] = {}
+        text_feat = speech_feat = states = None
+        if text is not None:
+            t0 = time.perf_counter()
+            text_feat = self.ter.features([text])
+            with torch.inference_mode():
+                logits = self.ter.net.classifier(torch.from_numpy(text_feat))
+            probs["ter"] = softmax(logits.numpy())[0]
+            timings["ter"] = time.perf_counter() - t0
+        if clip is not None:
+            t0 = time.perf_counter()
+            frames = self.ser.extractor.frames(clip.samples, clip.sampling_rate)
+            timings["features"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            speech_feat, states = speech_outputs(
+                self.ser, [frames], [speaker], states=self.fusion.needs_states, adapt=False
+            )
+            with torch.inference_mode():
+                logits = self.ser.net.classifier(torch.from_numpy(speech_feat))
+            probs["ser"] = softmax(logits.numpy())[0]
+            timings["ser"] = time.perf_counter() - t0
+        if text_feat is not None and speech_feat is not None:
+            t0 = time.perf_counter()
+            fused = self.fusion.probabilities(fusion_inputs(text_feat, speech_feat, states))[0]
+            timings["fusion"] = time.perf_counter() - t0
+            branches: tuple[str, ...] = ("ter", "ser")
+        else:
+            branches = ("ter",) if text_feat is not None else ("ser",)
+            fused = probs[branches[0]]
+        timings["total"] = time.perf_counter() - begun
+
+        def labelled(row: np.ndarray | None) -> dict[str, float] | None:
+            return None if row is None else dict(zip(self.labels, map(float, row), strict=True))
+
+        return IEmoNetPrediction(
+            labels=self.labels,
+            transcript=text,
+            transcript_source=source,
+            fused=labelled(fused),
+            ser=labelled(probs.get("ser")),
+            ter=labelled(probs.get("ter")),
+            branches=branches,
+            timings=timings,
+        )
+
+    def predict_proba(
+        self,
+        audio: str | Path | np.ndarray | None = None,
+        text: str | None = None,
+        *,
+        sampling_rate: int | None = None,
+    ) -> dict[str, float]:
+        """The recognizer contract: fused labelled posteriors of one utterance."""
+        return self.predict(audio, text, sampling_rate=sampling_rate).fused
+
+    def probabilities(
+        self,
+        audio: list[str | Path | np.ndarray],
+        texts: list[str],
+        *,
+        speakers: list[str | None] | None = None,
+        sampling_rate: int | None = None,
+        batch_size: int = 32,
+    ) -> np.ndarray:
+        """Fused posteriors ``(n, len(labels))`` of a batch of clips with their transcripts."""
+        if len(audio) != len(texts):
+            raise ValueError(f"{len(audio)} clips but {len(texts)} transcripts")
+        frames = [self.ser.frames(a, sampling_rate) for a in audio]
+        speech, states = speech_outputs(
+            self.ser,
+            frames,
+            speakers or [None] * len(frames),
+            states=self.fusion.needs_states,
+            adapt=False,
+            batch_size=batch_size,
+        )
+        text = self.ter.features(texts, batch_size=batch_size)
+        return self.fusion.probabilities(fusion_inputs(text, speech, states))
+
+
+def default_asr(description: dict[str, Any] | None) -> Any:
+    """The transcriber a saved config names: packaged Whisper tiny.en unless a folder is set."""
+    from emorl.asr import WhisperTranscriber
+
+    model = (description or {}).get("model")
+    return WhisperTranscriber() if model is None else WhisperTranscriber(model=model)
+
+
+def asr_description(asr: Any | None) -> dict[str, Any] | None:
+    """What a saved config records about the ASR (its name; ``model`` None = packaged)."""
+    if asr is None:
+        return {"model": None, "name": "packaged Whisper tiny.en (default)"}
+    config = getattr(asr, "config", None)
+    return {"model": getattr(config, "model", None), "name": getattr(asr, "name", repr(asr))}
