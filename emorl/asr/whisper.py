@@ -167,6 +167,10 @@ class WhisperTranscriber:
         A folder whose files CTranslate2 cannot read raises :class:`ModelFolderError`.
         """
         if self._model is None:
+            # CTranslate2 brings its own OpenMP runtime, which reads this when it loads: with
+            # the default (active) policy its idle threads spin after each transcription
+            # and starve the torch models that run next in the same process.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from faster_whisper import WhisperModel
 
             begun = time.perf_counter()
