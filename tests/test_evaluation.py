@@ -331,3 +331,27 @@ def test_import_does_not_load_matplotlib() -> None:
     code = "import sys, emorl.evaluation; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_cross_validate_resumes_from_its_journal(tmp_path) -> None:
+    y = np.array([0, 1] * 10)
+    calls: list[tuple[int, int]] = []
+
+    def fit_predict(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+        calls.append((int(test[0]), seed))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # interrupted during the third run
+        return (y[test] + seed) % 2
+
+    journal = tmp_path / "runs.json"
+    with pytest.raises(KeyboardInterrupt):
+        cross_validate(fit_predict, y, ("a", "b"), folds=2, seeds=(0, 1), journal=journal, key="k")
+    assert len(json.loads(journal.read_text())["runs"]) == 2
+    calls.clear()
+    result = cross_validate(
+        fit_predict, y, ("a", "b"), folds=2, seeds=(0, 1), journal=journal, key="k"
+    )
+    assert len(calls) == 2  # only the two unfinished runs were trained
+    assert [r.report.accuracy for r in result.runs] == [1.0, 0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="different cross-validation"):
+        cross_validate(fit_predict, y, ("a", "b"), folds=2, seeds=(0,), journal=journal, key="x")

@@ -2,11 +2,14 @@
 
 The folds are drawn once (``split_seed``) and reused for every seed, so seeds differ
 only in model initialisation. Scores are reported as mean ± std over all fold x seed
-runs.
+runs. With a ``journal`` file, each finished run's predictions are written to it
+atomically, and a rerun with the same ``key`` skips the runs already there, so an
+interrupted cross-validation resumes instead of starting over.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +133,8 @@ def cross_validate(
     groups: Sequence[Hashable] | None = None,
     split_seed: int = 0,
     progress: bool = True,
+    journal: str | Path | None = None,
+    key: str = "",
 ) -> CVResult:
     """Run ``fit_predict(train_idx, test_idx, seed)`` for every fold x seed and score it.
 
@@ -137,6 +142,9 @@ def cross_validate(
     returns predicted class indices for ``test_idx``. Folds are stratified ``kfold`` or,
     with ``groups``, stratified group-exclusive ``group_kfold``; both drawn once with
     ``split_seed``. A prediction array of the wrong length raises ``ValueError``.
+    ``journal``: a JSON file of finished runs (see the module docstring); ``key`` names
+    everything the runs depend on besides fold and seed, and a journal written under
+    another key is refused.
     """
     y_arr = np.asarray(y, dtype=np.int64)
     seed_list = [int(s) for s in seeds]
@@ -144,6 +152,7 @@ def cross_validate(
         raise ValueError("seeds must not be empty")
     splits = _splits(y_arr, folds, groups, split_seed)
     result = CVResult(labels=tuple(labels))
+    finished = _read_journal(journal, key) if journal is not None else {}
     from emorl.progress import task_progress
 
     with task_progress(progress) as bar:
@@ -151,11 +160,44 @@ def cross_validate(
         for fold, (train, test) in enumerate(splits):
             for seed in seed_list:
                 bar.update(task, description=f"fold {fold + 1}/{len(splits)} seed {seed}")
-                pred = _predict(fit_predict, train, test, seed)
+                done = finished.get(f"{fold}/{seed}")
+                if done is not None and len(done) == test.size:
+                    pred = np.asarray(done, dtype=np.int64)
+                else:
+                    pred = _predict(fit_predict, train, test, seed)
+                    if journal is not None:
+                        finished[f"{fold}/{seed}"] = [int(p) for p in pred]
+                        _write_journal(journal, key, finished)
                 report = classification_report(y_arr[test], pred, result.labels)
                 result.runs.append(CVRun(fold=fold, seed=seed, report=report))
                 bar.advance(task)
     return result
+
+
+def _read_journal(path: str | Path, key: str) -> dict[str, list[int]]:
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        runs = saved["runs"]
+        if not isinstance(runs, dict):
+            raise TypeError("runs is not an object")
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a cross-validation journal ({err})") from err
+    if saved.get("key") != key:
+        raise ValueError(
+            f"{path} holds runs of a different cross-validation (other data, folds or "
+            "settings); remove it or write to another --out folder"
+        )
+    return runs
+
+
+def _write_journal(path: str | Path, key: str, runs: dict[str, list[int]]) -> None:
+    from emorl.artifacts import write_json
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"key": key, "runs": runs})
 
 
 def save_cv(result: CVResult, summary: dict[str, Any], out: str | Path, title: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -35,6 +36,9 @@ from emorl.recognizers.ser_training import (
 from emorl.recognizers.speech_features import FeatureExtractionError, SpeechFeatureExtractor
 from emorl.recognizers.ter_workflow import CorpusSource
 from emorl.recognizers.training import CHECKPOINT_NAME
+
+# finished fold x seed runs of a cross-validation, so an interrupted one resumes
+CV_JOURNAL = "crossval_runs.json"
 
 FeatureKind = Literal["frames", "functionals"]
 
@@ -305,6 +309,21 @@ def run_crossval_ser(job: SERCrossValJob) -> dict[str, Any]:
         train_ser(model, train.arrays, train.y, training, speakers=train.speakers, progress=False)
         return predict_frames(model, test.arrays, test.speakers).argmax(axis=1)
 
+    key = json.dumps(
+        {
+            "backend": job.backend,
+            "model": asdict(config),
+            "training": asdict(job.training) if job.backend == "network" else None,
+            "baseline": [job.baseline.classifier, job.baseline.normalization, job.baseline.c]
+            if job.backend == "functionals"
+            else None,
+            "folds": job.folds,
+            "split_seed": job.split_seed,
+            "ids": data.ids,
+        },
+        sort_keys=True,
+        default=list,
+    )
     result = cross_validate(
         fit_predict,
         data.y,
@@ -314,6 +333,8 @@ def run_crossval_ser(job: SERCrossValJob) -> dict[str, Any]:
         groups=data.speakers,
         split_seed=job.split_seed,
         progress=job.progress,
+        journal=job.out / CV_JOURNAL if job.out is not None else None,
+        key=key,
     )
     summary = result.summary()
     summary.update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -275,6 +276,19 @@ def run_crossval_ter(job: TERCrossValJob) -> dict[str, Any]:
         groups=groups,
         split_seed=job.split_seed,
         progress=job.progress,
+        journal=job.out / "crossval_runs.json" if job.out is not None else None,
+        key=json.dumps(
+            {
+                "model": asdict(config),
+                "training": asdict(job.training),
+                "folds": job.folds,
+                "group": job.group,
+                "split_seed": job.split_seed,
+                "texts": data.texts,
+            },
+            sort_keys=True,
+            default=list,
+        ),
     )
     summary = result.summary()
     summary.update(
