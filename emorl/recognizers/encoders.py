@@ -58,8 +58,20 @@ def encoder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def load_encoder(folder: Path):
-    """Load tokenizer and encoder from a local folder, offline, safetensors only."""
+def load_encoder(folder: Path, *, use_transformers: bool = False):
+    """Load tokenizer and encoder from a local folder, offline, safetensors only.
+
+    A BERT folder with ``tokenizer.json`` loads through ``emorl.recognizers.bert`` (plain
+    torch and ``tokenizers``, no ``transformers`` import); any other folder, or
+    ``use_transformers=True``, through ``transformers``.
+    """
+    if not use_transformers and (folder / "tokenizer.json").is_file():
+        from emorl.recognizers.bert import UnsupportedModelError, load_bert
+
+        try:
+            return load_bert(folder)
+        except UnsupportedModelError:
+            pass
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
