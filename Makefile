@@ -26,7 +26,7 @@ system-deps:
 	@bash scripts/install_system_deps.sh
 
 run: system-deps $(VENV)/.installed
-	$(VENV)/bin/emorl predict
+	$(VENV)/bin/emorl main
 
 test: system-deps $(VENV)/.installed-dev
 	$(PY) -m pytest

@@ -8,6 +8,7 @@ emorl transcribe FILE ...       transcripts of audio files (or of a corpus, into
 emorl train reward-estimator    fit the EmoDialogue reward estimator on logged rollouts
 emorl env {build-bank,warm-cache,demo}  EmoDialogue: utterance bank, text cache, level vs delta_est
 emorl recognize FILE ...        IEmoNet posteriors (train|evaluate fusion, experiment iemocap)
+emorl train|evaluate agent, study rewards, main   RL agents on EmoDialogue-v0 (make run)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from emorl import __version__
-from emorl.cli import asr, env, fusion, speech, text
+from emorl.cli import agents, asr, env, fusion, speech, text
 from emorl.cli.common import console
 
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     asr.register(evaluate_kinds, commands)
     env.register(train_kinds, commands)
     fusion.register(train_kinds, evaluate_kinds, commands)
+    agents.register(train_kinds, evaluate_kinds, commands)
     return parser
 
 

@@ -1,0 +1,208 @@
+"""Train a Stable-Baselines3 agent on an emorl environment; one run = one folder.
+
+A run folder ``<out>/<env>__<algo>__<reward>__<seed>__<time>/`` holds ``model.zip``,
+``run.json`` (the resolved config, environment kwargs, emorl and library versions),
+``curve.json`` (every training call), ``evaluations.json``, ``best_model.zip``,
+``checkpoints/`` and ``tb/`` (TensorBoard). Usable as ``python -m emorl.agents.train``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from emorl.agents import ALGOS, REWARDS
+
+DEFAULT_ENV = "EmoDialogue-v0"
+
+
+def run_name(env_id: str, algo: str, reward: str, seed: int) -> str:
+    """``env__algo__reward__seed__time`` (time in UTC, to the second)."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return f"{env_id}__{algo}__{reward}__{seed}__{stamp}"
+
+
+def resolve_env_kwargs(
+    env_id: str, reward: str | None, extra: dict[str, Any] | None, progress: bool = True
+) -> dict[str, Any]:
+    """Environment kwargs: the YAML's, the reward variant, and for EmoDialogue in text mode
+    the shared posteriors cache (built once per machine, see :mod:`emorl.agents.cache`)."""
+    kwargs = dict(extra or {})
+    if reward is not None:
+        kwargs["reward"] = reward
+    text_mode = kwargs.get("recognizer", "text") == "text"
+    if env_id.startswith("EmoDialogue") and text_mode and "recognizer_cache" not in kwargs:
+        from emorl.agents.cache import ensure_ter_cache
+
+        kwargs["recognizer_cache"] = str(ensure_ter_cache(progress=progress))
+    return kwargs
+
+
+def train(
+    algo: str = "ppo",
+    env_id: str = DEFAULT_ENV,
+    *,
+    reward: str | None = "delta_est",
+    timesteps: int | None = None,
+    seed: int = 0,
+    n_envs: int | None = None,
+    out: str | Path = "runs/agents",
+    hyperparams: str | Path | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+    tensorboard: bool = True,
+    overrides: dict[str, Any] | None = None,
+    threads: int = 1,
+) -> Path:
+    """Train one agent and return its run folder (``threads``: torch's CPU threads)."""
+    import torch
+
+    import emorl
+    from emorl.agents.callbacks import EpisodeCurve, EvalAndCheckpoint, RichProgress, save_model
+    from emorl.agents.config import algo_class, load_hyperparams, split_config
+    from emorl.agents.envs import make_vec_env
+    from emorl.artifacts import write_json
+
+    if algo not in ALGOS:
+        raise ValueError(f"unknown algo {algo!r}; choose from {list(ALGOS)}")
+    if reward is not None and reward not in REWARDS:
+        raise ValueError(f"unknown reward {reward!r}; choose from {list(REWARDS)}")
+    if resume is not None and not Path(resume).is_file():
+        raise FileNotFoundError(f"checkpoint to resume from not found: {resume}")
+    config = load_hyperparams(algo, env_id, hyperparams)
+    config.update(overrides or {})
+    if timesteps is not None:
+        config["n_timesteps"] = int(timesteps)
+    if n_envs is not None:  # asked for on the command line: one subprocess per copy
+        config["n_envs"], config["vec_env"] = int(n_envs), "subproc"
+    run_cfg, algo_kwargs = split_config(config)
+    kwargs = resolve_env_kwargs(
+        env_id, reward, {**run_cfg.get("env_kwargs", {}), **(env_kwargs or {})}, progress
+    )
+    reward_name = kwargs.get("reward", "default")
+    run_dir = Path(out) / run_name(env_id, algo, reward_name, seed)
+    run_dir.mkdir(parents=True, exist_ok=False)
+    meta = {
+        "algo": algo,
+        "env_id": env_id,
+        "reward": reward_name,
+        "seed": seed,
+        "config": config,
+        "env_kwargs": kwargs,
+        "resumed_from": str(resume) if resume else None,
+        "versions": _versions(emorl.__version__),
+        "status": "training",
+    }
+    write_json(run_dir / "run.json", meta)
+
+    torch.set_num_threads(threads)  # small MLPs: more threads only contend on 2 cores
+    torch.manual_seed(seed)
+    venv = make_vec_env(env_id, kwargs, run_cfg["n_envs"], seed, run_cfg.get("vec_env", "subproc"))
+    cls = algo_class(algo)
+    tb = str(run_dir / "tb") if tensorboard else None
+    if resume is not None:
+        model = cls.load(resume, env=venv, device="cpu", tensorboard_log=tb)
+        done_steps = model.num_timesteps
+    else:
+        model = cls(
+            run_cfg["policy"], venv, seed=seed, device="cpu", tensorboard_log=tb, **algo_kwargs
+        )
+        done_steps = 0
+    total = run_cfg["n_timesteps"]
+    remaining = max(total - done_steps, 0)
+    curve = EpisodeCurve(run_dir / "curve.json")
+    evalcb = EvalAndCheckpoint(
+        run_dir,
+        env_id,
+        kwargs,
+        eval_freq=run_cfg.get("eval_freq", 0),
+        eval_episodes=run_cfg.get("eval_episodes", 50),
+        checkpoint_freq=run_cfg.get("checkpoint_freq", 0),
+        seed=seed,
+    )
+    bar = RichProgress(remaining, f"{algo} {reward_name} seed {seed}", progress)
+    begun = time.perf_counter()
+    try:
+        model.learn(
+            remaining,
+            callback=[bar, curve, evalcb],
+            reset_num_timesteps=resume is None,
+            tb_log_name="run",
+        )
+    finally:
+        venv.close()
+    seconds = time.perf_counter() - begun
+    save_model(model, run_dir / "model.zip")
+    meta.update(
+        status="done",
+        timesteps=int(model.num_timesteps),
+        train_seconds=round(seconds, 2),
+        steps_per_second=round(remaining / seconds, 1) if seconds > 0 else None,
+    )
+    write_json(run_dir / "run.json", meta)
+    return run_dir
+
+
+def _versions(emorl_version: str) -> dict[str, str]:
+    import gymnasium
+    import stable_baselines3
+    import torch
+
+    return {
+        "emorl": emorl_version,
+        "stable_baselines3": stable_baselines3.__version__,
+        "gymnasium": gymnasium.__version__,
+        "torch": torch.__version__,
+    }
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``emorl train agent`` / ``python -m emorl.agents.train``."""
+    parser.add_argument("--algo", choices=ALGOS, default="ppo")
+    parser.add_argument("--env", default=DEFAULT_ENV, help="Gymnasium env id")
+    parser.add_argument("--reward", choices=REWARDS, default="delta_est")
+    parser.add_argument("--timesteps", type=int, default=None, help="default: from the YAML")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-envs", type=int, default=None, help=">1: one subprocess each")
+    parser.add_argument("--out", type=Path, default=Path("runs/agents"))
+    parser.add_argument("--hyperparams", type=Path, default=None, help="YAML (default: shipped)")
+    parser.add_argument("--recognizer", choices=("text", "oracle"), default=None)
+    parser.add_argument("--resume", type=Path, default=None, help="checkpoint .zip to continue")
+    parser.add_argument("--no-tensorboard", action="store_true")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def train_from_args(args: argparse.Namespace) -> Path:
+    """Run :func:`train` from parsed arguments."""
+    env_kwargs = {"recognizer": args.recognizer} if args.recognizer else None
+    return train(
+        args.algo,
+        args.env,
+        reward=args.reward,
+        timesteps=args.timesteps,
+        seed=args.seed,
+        n_envs=args.n_envs,
+        out=args.out,
+        hyperparams=args.hyperparams,
+        env_kwargs=env_kwargs,
+        resume=args.resume,
+        progress=not args.no_progress,
+        tensorboard=not args.no_tensorboard,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m emorl.agents.train``: the same options as ``emorl train agent``."""
+    import sys
+
+    from emorl.cli import main as cli_main
+
+    return cli_main(["train", "agent", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

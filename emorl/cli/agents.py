@@ -1,0 +1,116 @@
+"""``emorl train agent``, ``emorl evaluate agent``, ``emorl study rewards``, ``emorl main``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from emorl.cli.common import console
+
+
+def register(train_kinds, evaluate_kinds, commands) -> None:
+    """Add the agent commands to the parser."""
+    from emorl.agents import POLICIES, REWARDS
+    from emorl.agents.train import add_train_arguments
+
+    train = train_kinds.add_parser("agent", help="train a PPO/A2C/DQN agent on EmoDialogue-v0")
+    add_train_arguments(train)
+    train.set_defaults(handler=_train)
+
+    ev = evaluate_kinds.add_parser(
+        "agent", help="success, hang-ups, final mood of an agent or baseline, with 95% CIs"
+    )
+    who = ev.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model", type=Path, help="agent .zip (a pickle format: trusted files only)")
+    who.add_argument("--policy", choices=POLICIES, help="a baseline")
+    ev.add_argument("--env", default="EmoDialogue-v0")
+    ev.add_argument("--recognizer", choices=("text", "oracle"), default=None)
+    ev.add_argument("--episodes", type=int, default=200)
+    ev.add_argument("--seed", type=int, default=10_000, help="seed of the first call")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(handler=_evaluate)
+
+    study = commands.add_parser("study", help="experiments across seeds")
+    kinds = study.add_subparsers(dest="study_kind", required=True)
+    rewards = kinds.add_parser("rewards", help="one agent per reward variant and seed, a report")
+    rewards.add_argument("--seeds", type=int, default=5)
+    rewards.add_argument("--timesteps", type=int, default=100_000)
+    rewards.add_argument("--rewards", nargs="+", choices=REWARDS, default=list(REWARDS))
+    rewards.add_argument("--algo", choices=("ppo", "a2c", "dqn"), default="ppo")
+    rewards.add_argument("--recognizer", choices=("text", "oracle"), default="text")
+    rewards.add_argument("--episodes", type=int, default=200, help="evaluation calls per agent")
+    rewards.add_argument("--out", type=Path, default=Path("runs/study-rewards"))
+    rewards.add_argument("--no-progress", action="store_true")
+    rewards.set_defaults(handler=_study)
+
+    main = commands.add_parser("main", help="the main job: train PPO, compare to baselines")
+    main.add_argument("--timesteps", type=int, default=None, help="default: from the YAML")
+    main.add_argument("--episodes", type=int, default=300)
+    main.add_argument("--seed", type=int, default=0)
+    main.add_argument("--out", type=Path, default=Path("runs"))
+    main.add_argument("--no-progress", action="store_true")
+    main.set_defaults(handler=_main)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from emorl.agents.train import train_from_args
+
+    run_dir = train_from_args(args)
+    console.print(f"agent written to {run_dir / 'model.zip'}")
+    print(run_dir)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from emorl.agents.evaluate import evaluate_policy, load_run_env_kwargs
+    from emorl.agents.report import print_comparison
+
+    if args.model is not None:
+        env_kwargs = load_run_env_kwargs(args.model)
+        name = str(args.model)
+    else:
+        from emorl.agents.train import resolve_env_kwargs
+
+        env_kwargs = resolve_env_kwargs(args.env, None, None)
+        name = args.policy
+    if args.recognizer:
+        env_kwargs["recognizer"] = args.recognizer
+    result = evaluate_policy(
+        name, args.env, env_kwargs, model=args.model, episodes=args.episodes, seed=args.seed
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_comparison([result], title=f"{name}: {args.episodes} calls")
+    return 0
+
+
+def _study(args: argparse.Namespace) -> int:
+    from emorl.agents.study import reward_study
+
+    report = reward_study(
+        seeds=args.seeds,
+        timesteps=args.timesteps,
+        rewards=args.rewards,
+        algo=args.algo,
+        recognizer=args.recognizer,
+        episodes=args.episodes,
+        out=args.out,
+        progress=not args.no_progress,
+    )
+    console.print(f"report written to {report}")
+    return 0
+
+
+def _main(args: argparse.Namespace) -> int:
+    from emorl.agents.main import main_job
+
+    main_job(
+        timesteps=args.timesteps,
+        episodes=args.episodes,
+        seed=args.seed,
+        out=args.out,
+        progress=not args.no_progress,
+    )
+    return 0
