@@ -9,6 +9,7 @@ emorl train reward-estimator    fit the EmoDialogue reward estimator on logged r
 emorl env {build-bank,warm-cache,demo}  EmoDialogue: utterance bank, text cache, level vs delta_est
 emorl recognize FILE ...        IEmoNet posteriors (train|evaluate fusion, experiment iemocap)
 emorl train|evaluate agent, study rewards, main   RL agents on EmoDialogue-v0 (make run)
+emorl demo [--input-file WAV]   live dialogue: speak, see emotions, rewards and the agent reply
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from emorl import __version__
-from emorl.cli import agents, asr, env, fusion, speech, text
+from emorl.cli import agents, asr, demo, env, fusion, speech, text
 from emorl.cli.common import console
 
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     env.register(train_kinds, commands)
     fusion.register(train_kinds, evaluate_kinds, commands)
     agents.register(train_kinds, evaluate_kinds, commands)
+    demo.register(commands)
     return parser
 
 

@@ -1,0 +1,192 @@
+"""One turn per utterance (recognise, reward, act) and the loop that feeds it.
+
+For each utterance the session runs IEmoNet (transcript, SER, TER and fused posteriors),
+then, when the utterance answers an agent act, the emotion reward: ``ΔP`` against the
+previous utterance and the estimator's ``r_est`` for (observation at the act, act), as
+the environment computes them. The agent then picks its next act from the updated
+observation. The first utterance of a call answers no act and earns no reward.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from emorl.demo.agents import Agent
+from emorl.demo.audio_source import AudioSource, BlockQueue
+from emorl.demo.dialogue import DemoDialogue
+from emorl.demo.segmenter import SAMPLING_RATE, SpeechSegment, UtteranceSegmenter
+from emorl.emotions import FOUR_CLASS
+
+
+@dataclass
+class Turn:
+    """Everything one utterance produced (``to_dict`` is the log record)."""
+
+    index: int
+    call: int
+    time: str
+    segment: dict[str, float]
+    transcript: str | None
+    label: str
+    fused: dict[str, float]
+    ser: dict[str, float] | None
+    ter: dict[str, float] | None
+    branches: list[str]
+    answered_act: str | None
+    reward: dict[str, Any] | None
+    act: str
+    agent_text: str
+    call_ended: str | None
+    timings: dict[str, float]
+    latency: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class DemoSession:
+    """Recognizer, reward, estimator, dialogue state and agent, one turn at a time."""
+
+    def __init__(
+        self,
+        model: Any,
+        reward: Any,
+        estimator: Any,
+        dialogue: DemoDialogue,
+        agent: Agent,
+    ) -> None:
+        missing = [e for e in FOUR_CLASS if e not in model.labels]
+        if missing:
+            raise ValueError(f"the recognizer lacks the labels {missing} the reward needs")
+        self.model, self.reward, self.estimator = model, reward, estimator
+        self.dialogue, self.agent = dialogue, agent
+        self.turns = 0
+        self.rewards: list[float] = []
+        self._previous = np.full(len(FOUR_CLASS), 1 / len(FOUR_CLASS))
+
+    def turn(self, segment: SpeechSegment) -> Turn:
+        """Process one utterance."""
+        begun = time.perf_counter()
+        if self.dialogue.ended is not None:
+            self.dialogue.reset()
+        prediction = self.model.predict(segment.samples, sampling_rate=SAMPLING_RATE)
+        p = np.array([prediction.fused[e] for e in FOUR_CLASS], dtype=np.float64)
+        answered = self.dialogue.last_act
+        terms: dict[str, Any] | None = None
+        if answered is not None and self.dialogue.obs_at_act is not None:
+            act_index = self.dialogue.act_names.index(answered)
+            r_est, dp_est = 0.0, None
+            if self.estimator is not None and self.reward.needs_estimate:
+                dp_est = self.estimator.predict_delta(self.dialogue.obs_at_act, act_index)
+                r_est = float(dp_est @ self.reward.values)
+            terms = self.reward(p, self._previous, r_est=r_est, delta_p_est=dp_est).as_dict()
+            terms["delta_p"] = dict(zip(FOUR_CLASS, (p - self._previous).tolist(), strict=True))
+            self.rewards.append(float(terms["reward"]))
+        call = self.dialogue.call
+        obs = self.dialogue.hear(p)
+        self._previous = p
+        act = self.agent(obs)
+        text = self.dialogue.act(act)
+        timings = {k: round(v, 5) for k, v in prediction.timings.items()}
+        timings["turn"] = round(time.perf_counter() - begun, 5)
+        record = Turn(
+            index=self.turns,
+            call=call,
+            time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            segment={
+                "speech_start": round(segment.speech_start, 3),
+                "speech_end": round(segment.speech_end, 3),
+                "detected": round(segment.detected, 3),
+                "duration": round(segment.duration, 3),
+            },
+            transcript=prediction.transcript,
+            label=prediction.label,
+            fused=prediction.fused,
+            ser=prediction.ser,
+            ter=prediction.ter,
+            branches=list(prediction.branches),
+            answered_act=answered,
+            reward=terms,
+            act=self.dialogue.act_names[act],
+            agent_text=text,
+            call_ended=self.dialogue.ended,
+            timings=timings,
+        )
+        self.turns += 1
+        return record
+
+
+@dataclass
+class RunSummary:
+    turns: list[Turn]
+    interrupted: bool
+    overflows: int
+
+
+def run_demo(
+    source: AudioSource,
+    session: DemoSession,
+    segmenter: UtteranceSegmenter,
+    *,
+    on_turn: Callable[[Turn], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    sink: BlockQueue | None = None,
+) -> RunSummary:
+    """Stream ``source`` through the segmenter and the session until it ends or Ctrl-C.
+
+    ``sink`` is the capture queue (a fresh one by default; pass one bounded for ``--fast``
+    and shared with the agent's voice, which mutes it while speaking). ``on_turn`` sees
+    every turn (display, log, voice) before the next block is read;
+    ``latency`` then holds ``endpoint`` (silence waited before the end was decided),
+    ``queue`` (how long the deciding block waited), ``processing`` (end decided to turn
+    shown) and ``end_of_speech_to_display`` (their sum; wall time in real-time pace).
+    """
+    sink = sink if sink is not None else BlockQueue()
+    turns: list[Turn] = []
+    interrupted = False
+    was_speech = False
+
+    def handle(segment: SpeechSegment, arrived: float) -> None:
+        emitted = time.perf_counter()
+        turn = session.turn(segment)
+        measure_latency(turn, segment, arrived, emitted)
+        if on_turn is not None:
+            on_turn(turn)
+        turns.append(turn)
+
+    source.start(sink)
+    try:
+        arrived = time.perf_counter()
+        for block in sink.blocks():
+            arrived = block.arrived
+            for segment in segmenter.push(block.samples):
+                handle(segment, arrived)
+            if on_status is not None and segmenter.in_speech != was_speech:
+                was_speech = segmenter.in_speech
+                on_status("hearing speech" if was_speech else "listening")
+        for segment in segmenter.flush():
+            handle(segment, arrived)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        source.stop()
+    return RunSummary(turns, interrupted, sink.overflows)
+
+
+def measure_latency(turn: Turn, segment: SpeechSegment, arrived: float, emitted: float) -> None:
+    """Fill ``turn.latency`` (seconds); called right before the turn is shown."""
+    endpoint = segment.detected - segment.speech_end
+    queue = max(0.0, emitted - arrived)
+    processing = time.perf_counter() - emitted
+    turn.latency = {
+        "endpoint": round(endpoint, 4),
+        "queue": round(queue, 4),
+        "processing": round(processing, 4),
+        "end_of_speech_to_display": round(endpoint + queue + processing, 4),
+    }
