@@ -10,16 +10,14 @@ raise :class:`emorl.data.CorpusFormatError` naming the file, line and field.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emorl.artifacts import atomic_write
-from emorl.data._common import read_lines
+from emorl.data.manifest import manifest_rows, str_field
 from emorl.data.utterance import Corpus, CorpusFormatError
 
 __all__ = ["SpeechItem", "read_speech_manifest", "write_corpus_manifest"]
@@ -40,23 +38,17 @@ def read_speech_manifest(path: str | Path, *, require_text: bool = False) -> lis
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"manifest not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        rows = _csv_rows(path)
-    elif suffix == ".jsonl":
-        rows = _jsonl_rows(path)
-    else:
-        raise CorpusFormatError(path, None, "manifest must be a .csv or .jsonl file")
+    rows = manifest_rows(path, _speech_header_problem)
     items: list[SpeechItem] = []
     seen: set[str] = set()
     for index, (line, row) in enumerate(rows):
-        audio = _text_field(row, "audio", path, line)
+        audio = str_field(row, "audio", path, line)
         if audio is None:
             raise CorpusFormatError(path, line, "missing field 'audio'")
-        text = _text_field(row, "text", path, line)
+        text = str_field(row, "text", path, line)
         if require_text and text is None:
             raise CorpusFormatError(path, line, "missing field 'text' (the reference transcript)")
-        item_id = _text_field(row, "id", path, line) or f"{path.stem}_{index}"
+        item_id = str_field(row, "id", path, line) or f"{path.stem}_{index}"
         if item_id in seen:
             raise CorpusFormatError(path, line, f"duplicate id {item_id!r}")
         seen.add(item_id)
@@ -94,44 +86,5 @@ def write_corpus_manifest(corpus: Corpus, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def _text_field(row: Mapping[str, Any], key: str, path: Path, line: int) -> str | None:
-    value = row.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise CorpusFormatError(path, line, f"field {key!r} must be a string, got {value!r}")
-    return str(value).strip() or None
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    content = "".join(line + "\n" for line in read_lines(path))
-    reader = csv.reader(io.StringIO(content, newline=""))
-    header = [name.strip().lower() for name in next(reader, [])]
-    if "audio" not in header:
-        raise CorpusFormatError(path, 1, "missing column 'audio'")
-    while True:
-        line = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            raise CorpusFormatError(path, line, f"bad CSV: {err}") from None
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) > len(header):
-            raise CorpusFormatError(path, line, f"{len(fields)} fields, header has {len(header)}")
-        yield line, dict(zip(header, fields, strict=False))
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line, content in enumerate(read_lines(path), start=1):
-        if not content.strip():
-            continue
-        try:
-            row = json.loads(content)
-        except json.JSONDecodeError as err:
-            raise CorpusFormatError(path, line, f"malformed JSON: {err.msg}") from None
-        if not isinstance(row, dict):
-            raise CorpusFormatError(path, line, "expected a JSON object")
-        yield line, row
+def _speech_header_problem(header: list[str]) -> str | None:
+    return None if "audio" in header else "missing column 'audio'"

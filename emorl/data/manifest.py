@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,7 @@ def read_manifest(
     path = Path(path)
     builder = CorpusBuilder(NAME, labels)
     allowed = None if label_set is None else tuple(_norm(label) for label in label_set)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        rows = _csv_rows(path)
-    elif suffix == ".jsonl":
-        rows = _jsonl_rows(path)
-    else:
-        raise CorpusFormatError(path, None, "manifest must be a .csv or .jsonl file")
+    rows = manifest_rows(path, _labelled_header_problem)
     seen: set[str] = set()
     count = 0
     for index, (lineno, row) in enumerate(rows):
@@ -54,7 +48,7 @@ def read_manifest(
             raise CorpusFormatError(
                 path, lineno, f"unknown label {label!r}; expected one of {', '.join(allowed)}"
             )
-        audio, text = _str_field(row, "audio", path, lineno), _str_field(row, "text", path, lineno)
+        audio, text = str_field(row, "audio", path, lineno), str_field(row, "text", path, lineno)
         if audio is None and text is None:
             raise CorpusFormatError(path, lineno, "a row needs 'audio' or 'text'")
         if builder.mode == "four" and label not in FOUR_CLASS:
@@ -67,12 +61,12 @@ def read_manifest(
             if not audio_path.is_absolute():
                 audio_path = path.parent / audio_path
         utterance = Utterance(
-            id=_str_field(row, "id", path, lineno) or f"{path.stem}_{index}",
+            id=str_field(row, "id", path, lineno) or f"{path.stem}_{index}",
             label=label,
             text=text,
             audio_path=audio_path,
-            speaker=_str_field(row, "speaker", path, lineno),
-            dialogue=_str_field(row, "dialogue", path, lineno),
+            speaker=str_field(row, "speaker", path, lineno),
+            dialogue=str_field(row, "dialogue", path, lineno),
             corpus=NAME,
             extra={k: v for k, v in row.items() if k not in KNOWN_FIELDS},
         )
@@ -88,7 +82,7 @@ def _norm(label: str) -> str:
     return label.strip().lower()
 
 
-def _str_field(row: dict[str, Any], key: str, path: Path, line: int) -> str | None:
+def str_field(row: Mapping[str, Any], key: str, path: Path, line: int) -> str | None:
     """A text field stripped; missing, null or empty -> ``None``."""
     value = row.get(key)
     if value is None:
@@ -98,7 +92,36 @@ def _str_field(row: dict[str, Any], key: str, path: Path, line: int) -> str | No
     return str(value).strip() or None
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _labelled_header_problem(header: list[str]) -> str | None:
+    if not header:
+        return None  # an empty file: "no rows" is reported by the caller
+    if "label" not in header:
+        return "missing column 'label'"
+    if "audio" not in header and "text" not in header:
+        return "missing column: needs 'audio' or 'text'"
+    return None
+
+
+def manifest_rows(
+    path: Path, header_problem: Callable[[list[str]], str | None]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, fields)`` of a ``.csv`` (header row, lowercased) or ``.jsonl`` manifest.
+
+    Blank rows are skipped. ``header_problem`` judges the CSV header: a message it returns
+    is raised as :class:`CorpusFormatError` at line 1. Malformed CSV or JSON, invalid UTF-8
+    and rows longer than the header raise it at their line.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _csv_rows(path, header_problem)
+    if suffix == ".jsonl":
+        return _jsonl_rows(path)
+    raise CorpusFormatError(path, None, "manifest must be a .csv or .jsonl file")
+
+
+def _csv_rows(
+    path: Path, header_problem: Callable[[list[str]], str | None]
+) -> Iterator[tuple[int, dict[str, Any]]]:
     data = path.read_bytes()
     try:
         content = data.decode("utf-8-sig")
@@ -107,12 +130,9 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise CorpusFormatError(path, line, f"not valid UTF-8 ({err.reason})") from None
     reader = csv.reader(io.StringIO(content, newline=""))
     header = [name.strip().lower() for name in next(reader, [])]
-    if not header:
-        return
-    if "label" not in header:
-        raise CorpusFormatError(path, 1, "missing column 'label'")
-    if "audio" not in header and "text" not in header:
-        raise CorpusFormatError(path, 1, "missing column: needs 'audio' or 'text'")
+    problem = header_problem(header)
+    if problem is not None:
+        raise CorpusFormatError(path, 1, problem)
     while True:
         lineno = reader.line_num + 1
         try:
