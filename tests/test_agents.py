@@ -221,3 +221,18 @@ def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000
     data = json.loads((tmp_path / "study.json").read_text())
     assert data["claim"]["tested"] and len(data["runs"]["level"]) == 2
+
+    # a rerun with the same settings resumes: no agent is trained again
+    trained = sorted((tmp_path / "runs").iterdir())
+    reward_study(
+        seeds=2,
+        timesteps=64,
+        rewards=("delta_est", "level"),
+        recognizer="oracle",
+        episodes=4,
+        out=tmp_path,
+        progress=False,
+    )
+    assert sorted((tmp_path / "runs").iterdir()) == trained
+    again = json.loads((tmp_path / "study.json").read_text())
+    assert again["runs"]["level"] == data["runs"]["level"]

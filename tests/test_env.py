@@ -301,3 +301,16 @@ def test_text_mode_with_the_shipped_recognizer_is_deterministic() -> None:
     env = gym.make("EmoDialogue-v0")
     _, info = env.reset(seed=3)
     assert sum(info["posteriors"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_observe_sets_posteriors_and_their_change() -> None:
+    env = EmoDialogueEnv(recognizer="oracle", estimator=None)
+    env.reset(seed=0)
+    p = env.posteriors
+    assert np.isclose(p.sum(), 1.0) and not env.posterior_change.any()
+    q = np.array([0.1, 0.2, 0.3, 0.4])
+    obs = env.observe(q)
+    assert np.allclose(env.posterior_change, q - p) and np.allclose(env.posteriors, q)
+    assert np.array_equal(obs, env.observation()) and env.observation_space.contains(obs)
+    env.observe(p, first=True)
+    assert not env.posterior_change.any()

@@ -140,6 +140,19 @@ def test_appraisal_of_acts(sim: UserSimulator) -> None:
     assert value in sim.respond(f"ask_{first}", np.random.default_rng(2)).text
 
 
+def test_transition_changes_state_but_not_mood(sim: UserSimulator) -> None:
+    rng = np.random.default_rng(3)
+    sim.reset(rng)
+    first = sim.goal.problem.slots[0]
+    mood, patience = sim.mood.state.copy(), sim.state.patience_left
+    appraisal, intent, fill = sim.transition(f"ask_{first}")
+    assert intent == "provide_slot" and fill["value"] == sim.goal.values[first]
+    assert first in sim.state.filled and sim.state.turn == 1
+    assert sim.state.act_counts == {f"ask_{first}": 1} and sim.state.last_act == f"ask_{first}"
+    assert np.array_equal(sim.mood.state, mood) and sim.state.patience_left == patience
+    assert sim.transition(f"ask_{first}")[0].repetition == 1.0
+
+
 def test_scripted_call_succeeds_and_impatient_caller_hangs_up(sim: UserSimulator) -> None:
     rng = np.random.default_rng(5)
     sim.reset(rng)

@@ -49,10 +49,17 @@ def reward_study(
     out = Path(out)
     begun = time.perf_counter()
     base_kwargs = resolve_env_kwargs("EmoDialogue-v0", None, {"recognizer": recognizer}, progress)
+    key = {"algo": algo, "timesteps": timesteps, "recognizer": recognizer, "episodes": episodes}
+    done = finished_runs(out / "study.json", key)
     runs: dict[str, list[dict[str, Any]]] = {}
     curves: dict[str, list[Path]] = {}
     for reward in rewards:
         for seed in range(seeds):
+            if (reward, seed) in done:  # resumed: this agent was trained and evaluated
+                result = done[reward, seed]
+                runs.setdefault(reward, []).append(result)
+                curves.setdefault(reward, []).append(Path(result["run"]) / "curve.json")
+                continue
             run_dir = train(
                 algo,
                 reward=reward,
@@ -66,10 +73,10 @@ def reward_study(
             result = evaluate_policy(
                 reward, env_kwargs=base_kwargs, model=run_dir / "model.zip", episodes=episodes
             )
-            result["run"] = str(run_dir)
+            result["run"], result["seed"] = str(run_dir), seed
             runs.setdefault(reward, []).append(result)
             curves.setdefault(reward, []).append(run_dir / "curve.json")
-            write_json(out / "study.json", {"runs": runs})
+            write_json(out / "study.json", {"key": key, "runs": runs})
     baselines = [
         evaluate_policy(name, env_kwargs=base_kwargs, episodes=episodes)
         for name in ("random", "scripted")
@@ -88,6 +95,7 @@ def reward_study(
     write_json(
         out / "study.json",
         {
+            "key": key,
             "settings": settings,
             "runs": runs,
             "baselines": baselines,
@@ -103,6 +111,29 @@ def reward_study(
     text = study_markdown(settings, summary, baselines, claim)
     atomic_write(report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return report
+
+
+def finished_runs(journal: Path, key: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Results of an earlier study with the same settings, by (reward, seed), to resume.
+
+    A journal written with other settings is not reused (and is overwritten).
+    """
+    import json
+
+    if not journal.exists():
+        return {}
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{journal}: unreadable study journal ({error}); move it away") from None
+    if data.get("key") != key:
+        return {}
+    return {
+        (reward, int(r["seed"])): r
+        for reward, results in data.get("runs", {}).items()
+        for r in results
+        if "seed" in r and Path(r["run"], "model.zip").exists()
+    }
 
 
 def aggregate(name: str, results: Sequence[dict[str, Any]]) -> dict[str, Any]:

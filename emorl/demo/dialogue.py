@@ -81,8 +81,7 @@ class DemoDialogue:
         values = {slot: sim.scenario.slots[slot].values[0] for slot in self.problem.slots}
         sim.goal = Goal(self.problem, values, self.grantable)
         sim.state = DialogueState(patience_left=1 << 30)
-        self.env._posteriors = np.full(len(FOUR_CLASS), 1 / len(FOUR_CLASS))
-        self.env._delta = np.zeros(len(FOUR_CLASS))
+        self.env.observe(np.full(len(FOUR_CLASS), 1 / len(FOUR_CLASS)), first=True)
         self.heard = False
         self.last_act: str | None = None
         self.obs_at_act: np.ndarray | None = None
@@ -91,26 +90,20 @@ class DemoDialogue:
 
     def hear(self, posteriors: np.ndarray) -> np.ndarray:
         """Record the posteriors of the caller's latest utterance; return the observation."""
-        p = np.asarray(posteriors, dtype=np.float64)
-        self.env._delta = p - self.env._posteriors if self.heard else np.zeros_like(p)
-        self.env._posteriors = p
+        obs = self.env.observe(posteriors, first=not self.heard)
         self.heard = True
-        return self.observation()
+        return obs
 
     def observation(self) -> np.ndarray:
         """The ``EmoDialogue-v0`` observation of the current state (float32 in [0, 1])."""
-        return self.env._features()
+        return self.env.observation()
 
     def act(self, act: int) -> str:
         """Apply the agent's act to the state; return what the agent says."""
         name = self.act_names[int(act)]
         self.obs_at_act = self.observation()
         sim = self.env.simulator
-        count = sim.state.act_counts.get(name, 0)
-        sim._appraise(name, count)  # the environment's state transition for this act
-        sim.state.act_counts[name] = count + 1
-        sim.state.last_act = name
-        sim.state.turn += 1
+        sim.transition(name)  # the environment's state transition for this act
         self.last_act = name
         if name in ENDING_ACTS:
             self.ended = sim.state.ended or name

@@ -152,7 +152,28 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         self._act_index = {a: i for i, a in enumerate(self.act_names)}
         self._problem_index = {p.type: i for i, p in enumerate(problems)}
 
-    def _features(self) -> np.ndarray:
+    @property
+    def posteriors(self) -> np.ndarray:
+        """The recognizer's posteriors of the latest user utterance (a copy)."""
+        return self._posteriors.copy()
+
+    @property
+    def posterior_change(self) -> np.ndarray:
+        """ΔP: the latest posteriors minus the previous turn's (zeros on a call's first)."""
+        return self._delta.copy()
+
+    def observe(self, posteriors: np.ndarray, *, first: bool = False) -> np.ndarray:
+        """Take the posteriors of the latest user utterance; return the new observation.
+
+        ``first`` marks a call's opening utterance, which has no change to measure.
+        """
+        previous = self._posteriors
+        self._posteriors = np.asarray(posteriors, dtype=np.float64)
+        self._delta = np.zeros(len(FOUR_CLASS)) if first else self._posteriors - previous
+        return self.observation()
+
+    def observation(self) -> np.ndarray:
+        """The observation of the current dialogue state and posteriors (float32 in [0, 1])."""
         sim, at = self.simulator, self._at
         state, goal = sim.state, sim.goal
         assert goal is not None
@@ -211,9 +232,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
     def finish_reset(self, posteriors: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         assert self._pending is not None
         _, turn, _, _ = self._pending
-        self._posteriors = np.asarray(posteriors, dtype=np.float64)
-        self._delta = np.zeros(len(FOUR_CLASS))
-        self._obs = self._features()
+        self._obs = self.observe(posteriors, first=True)
         info = self._turn_info(turn, None)
         self._log(None, turn, None)
         self._pending = None
@@ -241,8 +260,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         act, turn, _, obs_before = self._pending
         self._pending = None
         previous = self._posteriors
-        self._posteriors = np.asarray(posteriors, dtype=np.float64)
-        self._delta = self._posteriors - previous
+        self._obs = self.observe(posteriors)
         r_est, dp_est = 0.0, None
         if self.estimator is not None and self.reward_fn.needs_estimate:
             dp_est = self.estimator.predict_delta(obs_before, act)
@@ -256,7 +274,6 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         elif state.ended in ("hangup", "closed_early"):
             reward -= self.hangup_penalty
         self._episode_return += reward
-        self._obs = self._features()
         info = self._turn_info(turn, terms.as_dict())
         info["act"] = self.act_names[act]
         truncated = not terminated and state.turn >= self.max_turns

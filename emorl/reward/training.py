@@ -66,7 +66,7 @@ def collect_rollouts(
                 ]
             )
             new_obs, _, terminated, truncated, _ = venv.step(acts)
-            dp = np.stack([env._delta for env in venv.envs])
+            dp = np.stack([env.posterior_change for env in venv.envs])
             for i in range(num_envs):
                 if resetting[i]:
                     episode_of[i] = next_episode

@@ -111,11 +111,7 @@ class UserSimulator:
         name = self.acts[act] if isinstance(act, (int, np.integer)) else act
         if name not in self.acts:
             raise ValueError(f"unknown act {name!r}; acts are {list(self.acts)}")
-        count = self.state.act_counts.get(name, 0)
-        appraisal, intent, fill = self._appraise(name, count)
-        self.state.act_counts[name] = count + 1
-        self.state.last_act = name
-        self.state.turn += 1
+        appraisal, intent, fill = self.transition(name)
         if appraisal.repetition > 0 or appraisal.ignored > 0:
             self.state.patience_left -= 1 + int(appraisal.repetition >= 1.0)
         index, p = self.mood.react(appraisal, rng)
@@ -124,6 +120,21 @@ class UserSimulator:
         ):
             self.state.ended, intent, fill = "hangup", "hangup", {}
         return self._turn(intent, index, p, appraisal, rng, **fill)
+
+    def transition(self, act: str) -> tuple[Appraisal, str, dict[str, str]]:
+        """The dialogue-state half of a turn: appraise ``act``, count it, advance the turn.
+
+        Returns the appraisal, the reply intent and its slot fill; the mood, patience and
+        the reply are left to :meth:`respond` (the live demo uses this half alone).
+        """
+        if self.goal is None or self.mood is None:
+            raise RuntimeError("call reset() before transition()")
+        count = self.state.act_counts.get(act, 0)
+        result = self._appraise(act, count)
+        self.state.act_counts[act] = count + 1
+        self.state.last_act = act
+        self.state.turn += 1
+        return result
 
     # ------------------------------------------------------------------ appraisal
     def _appraise(self, act: str, count: int) -> tuple[Appraisal, str, dict[str, str]]:
