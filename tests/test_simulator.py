@@ -47,7 +47,10 @@ def test_bank_errors_name_file_line_and_field(tmp_path) -> None:
     with pytest.raises(BankFormatError, match=r"bank.jsonl:1: field 'act'"):
         UtteranceBank.load(bad)
     bad.write_text("not json\n")
-    with pytest.raises(BankFormatError, match=r"bank.jsonl:1: not valid JSON"):
+    with pytest.raises(BankFormatError, match=r"bank.jsonl:1: malformed JSON"):
+        UtteranceBank.load(bad)
+    bad.write_text('{"text": "hi there you", "emotion": "happy", "act": "inform"}\n[1, 2]\n')
+    with pytest.raises(BankFormatError, match=r"bank.jsonl:2: expected a JSON object"):
         UtteranceBank.load(bad)
     with pytest.raises(FileNotFoundError):
         UtteranceBank.load(tmp_path / "missing.jsonl")

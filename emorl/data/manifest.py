@@ -115,7 +115,7 @@ def manifest_rows(
     if suffix == ".csv":
         return _csv_rows(path, header_problem)
     if suffix == ".jsonl":
-        return _jsonl_rows(path)
+        return jsonl_rows(path)
     raise CorpusFormatError(path, None, "manifest must be a .csv or .jsonl file")
 
 
@@ -148,7 +148,8 @@ def _csv_rows(
         yield lineno, dict(zip(header, fields, strict=False))
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, object)`` of a JSON-lines file; blank lines skipped, errors name the line."""
     for lineno, line in enumerate(read_lines(path), start=1):
         if not line.strip():
             continue

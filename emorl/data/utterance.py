@@ -57,3 +57,4 @@ class CorpusFormatError(ValueError):
         super().__init__(f"{where}: {message}")
         self.path = Path(path)
         self.line = line
+        self.reason = message

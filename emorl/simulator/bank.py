@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emorl.data.manifest import jsonl_rows
+from emorl.data.utterance import CorpusFormatError
 from emorl.emotions import FOUR_CLASS
 
 BANK_ACTS: tuple[str, ...] = ("inform", "question", "directive", "commissive")
@@ -28,12 +30,8 @@ DEFAULT_BANK_DIR = Path(__file__).resolve().parents[1] / "envs" / "bank"
 REQUIRED_FIELDS = ("text", "emotion", "act")
 
 
-class BankFormatError(ValueError):
+class BankFormatError(CorpusFormatError):
     """A bank file is malformed; the message names the file, line and field."""
-
-    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
-        where = f"{path}:{line}" if line is not None else f"{path}"
-        super().__init__(f"{where}: {message}")
 
 
 class UtteranceBank:
@@ -107,28 +105,23 @@ class UtteranceBank:
 def read_bank_file(path: Path) -> list[dict[str, str]]:
     """Validated entries of one JSON-lines bank file."""
     entries = []
-    with path.open(encoding="utf-8") as lines:
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise BankFormatError(path, lineno, f"not valid JSON ({err.msg})") from None
-            if not isinstance(entry, dict):
-                raise BankFormatError(path, lineno, "each line must be a JSON object")
-            for name in REQUIRED_FIELDS:
-                if not isinstance(entry.get(name), str) or not entry[name].strip():
-                    raise BankFormatError(path, lineno, f"field {name!r} missing or not a string")
-            if entry["emotion"] not in FOUR_CLASS:
-                raise BankFormatError(
-                    path, lineno, f"field 'emotion': {entry['emotion']!r} not in {list(FOUR_CLASS)}"
-                )
-            if entry["act"] not in BANK_ACTS:
-                raise BankFormatError(
-                    path, lineno, f"field 'act': {entry['act']!r} not in {list(BANK_ACTS)}"
-                )
-            entries.append(entry)
+    try:
+        rows = list(jsonl_rows(path))
+    except CorpusFormatError as err:
+        raise BankFormatError(err.path, err.line, err.reason) from None
+    for lineno, entry in rows:
+        for name in REQUIRED_FIELDS:
+            if not isinstance(entry.get(name), str) or not entry[name].strip():
+                raise BankFormatError(path, lineno, f"field {name!r} missing or not a string")
+        if entry["emotion"] not in FOUR_CLASS:
+            raise BankFormatError(
+                path, lineno, f"field 'emotion': {entry['emotion']!r} not in {list(FOUR_CLASS)}"
+            )
+        if entry["act"] not in BANK_ACTS:
+            raise BankFormatError(
+                path, lineno, f"field 'act': {entry['act']!r} not in {list(BANK_ACTS)}"
+            )
+        entries.append(entry)
     return entries
 
 
