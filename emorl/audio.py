@@ -456,7 +456,8 @@ def _loudest_window_rms(mono: np.ndarray, window: int) -> float:
         return 0.0
     if mono.size <= window:
         return float(np.sqrt(np.mean(np.square(mono))))
-    energy = np.convolve(np.square(mono), np.ones(window) / window, mode="valid")
+    cumulative = np.concatenate(([0.0], np.cumsum(np.square(mono))))
+    energy = (cumulative[window:] - cumulative[:-window]) / window  # moving mean, O(n)
     return float(np.sqrt(max(energy.max(), 0.0)))
 
 

@@ -221,6 +221,32 @@ def test_bimodal_adapter_with_a_fake_model(transcripts: str) -> None:
         fused_posteriors({"transcript": "x"})
 
 
+class FakeBatchIEmoNet(FakeIEmoNet):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def probabilities(self, audio, texts, *, sampling_rate=None):
+        assert len(audio) == len(texts) and sampling_rate == 16_000
+        self.batches.append(list(texts))
+        return np.tile([0.1, 0.6, 0.2, 0.1], (len(texts), 1))
+
+    def predict(self, audio, transcript=None, sampling_rate=None):
+        return super().predict(audio, transcript)
+
+
+def test_bimodal_adapter_batches_clips_with_transcripts() -> None:
+    model = FakeBatchIEmoNet()
+    rec = BimodalRecognizer(model, FakeVoice(), transcripts="provided")
+    replies = [Reply("I am happy", "happy"), Reply(" ", "sad"), Reply("No way", "angry")]
+    p = rec.posteriors(replies)
+    assert model.batches == [["I am happy", "No way"]]  # one batch call
+    assert [t for _, t in model.seen] == [" "]  # an empty transcript goes alone
+    assert np.allclose(p, [0.2, 0.6, 0.1, 0.1])
+    rec.posteriors(replies[:1])
+    assert len(model.batches) == 1 and rec.hits == 1  # cached
+
+
 def test_reward_wrapper_on_another_env() -> None:
     env = oracle_env()
     wrapped = EmotionRewardWrapper(

@@ -16,6 +16,7 @@ from emorl.recognizers.speech_features import (
     FeatureExtractionError,
     FeatureNormalizer,
     SpeechFeatureExtractor,
+    delta_regression,
     pad_or_truncate,
     trim_silence,
 )
@@ -72,13 +73,26 @@ def test_frames_shape_dtype_and_names(extractor, clip_frames):
     assert names[-1] == "F0_sma_de"
 
 
-def test_deltas_are_aligned_by_position_with_lld_frames(clip_frames):
-    _, frames = clip_frames
+def test_deltas_equal_opensmiles_own_delta_table(clip_frames):
+    samples, frames = clip_frames
     lld, deltas = frames[:, :16].astype(np.float64), frames[:, 16:].astype(np.float64)
-    # Row i of the delta table is the delta of LLD row i, at every row (edges included).
     np.testing.assert_allclose(deltas, _delta(lld), rtol=1e-4, atol=1e-4)
+    # openSMILE's delta table: row i is the delta of LLD row i, at every row (edges
+    # included), then two extra rows; the computed deltas match it to float32 rounding.
+    smile = opensmile.Smile(feature_set="IS09", feature_level="LowLevelDescriptors_Deltas")
+    table = smile.process_signal(samples, SR).to_numpy(dtype=np.float64)
+    assert len(table) == len(frames) + 2
+    np.testing.assert_allclose(deltas, table[: len(frames)], rtol=1e-4, atol=1e-4)
     # A one-frame shift would not match.
-    assert not np.allclose(deltas[1:], _delta(lld)[:-1], rtol=1e-2, atol=1e-2)
+    assert not np.allclose(deltas[1:], table[: len(frames) - 1], rtol=1e-2, atol=1e-2)
+
+
+def test_delta_regression_of_a_ramp_and_of_one_frame():
+    ramp = np.arange(10, dtype=np.float32)[:, None] * np.array([[1.0, -2.0]], np.float32)
+    d = delta_regression(ramp)
+    np.testing.assert_allclose(d[2:-2], [[1.0, -2.0]] * 6, rtol=1e-6)  # slope inside
+    np.testing.assert_allclose(d[0], [0.5, -1.0])  # edges repeated: (1 + 2*2 - 0) / 10
+    assert d.dtype == np.float32 and not delta_regression(ramp[:1]).any()
 
 
 def test_frames_count_matches_opensmile_lld_rows(extractor):
@@ -313,21 +327,21 @@ def test_cache_hit_does_not_recompute(tmp_path, counted):
     cache = tmp_path / "cache"
     ext = SpeechFeatureExtractor(cache_dir=cache)
     fresh = ext.frames_file(wav)
-    assert counted == {"smile": 2, "load": 1}  # LLDs and deltas
+    assert counted == {"smile": 1, "load": 1}  # LLDs (deltas are computed from them)
     target = ext.cache_path(wav, "frames")
     assert target.parent == cache / FeatureConfig().key() / "frames" and target.exists()
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temp files left
     again = SpeechFeatureExtractor(cache_dir=cache).frames_file(wav)
-    assert counted == {"smile": 2, "load": 1}
+    assert counted == {"smile": 1, "load": 1}
     np.testing.assert_array_equal(again, fresh)
     np.testing.assert_array_equal(fresh, ext.frames(samples))
     functionals = ext.functionals_file(wav)
     np.testing.assert_array_equal(ext.functionals_file(wav), functionals)
-    assert functionals.shape == (384,) and counted["smile"] == 5
+    assert functionals.shape == (384,) and counted["smile"] == 3
     # another configuration has its own cache
     other = SpeechFeatureExtractor(FeatureConfig(max_frames=100), cache_dir=cache)
     other.frames_file(wav)
-    assert counted["smile"] == 7 and len(list(cache.iterdir())) == 2
+    assert counted["smile"] == 4 and len(list(cache.iterdir())) == 2
 
 
 def test_corrupt_cache_file_is_recomputed(tmp_path, counted):

@@ -168,6 +168,8 @@ class BimodalRecognizer:
     (``None`` with ``transcripts="asr"``: the model transcribes). Its result
     must carry fused posteriors: a mapping or attribute ``fused`` / ``posteriors`` /
     ``probabilities`` (label -> probability, or an array in the model's label order).
+    A model that also has ``probabilities(audio, texts, sampling_rate=...)`` (IEmoNet
+    does) gets every uncached clip with a non-empty transcript in one batch.
     Posteriors are cached by (text, emotion, voice, transcript): the audio is a function
     of the first three. With ASR transcripts the key has no transcript, so a repeated
     reply reuses the first recognition.
@@ -203,6 +205,7 @@ class BimodalRecognizer:
                 self._extra["sampling_rate"] = 16_000
         except (TypeError, ValueError):
             pass
+        self._batch = _takes(getattr(model, "probabilities", None), ("audio", "texts"))
         self._noise = None
         if transcripts == "noisy":
             from emorl.asr.noise import TranscriptNoise
@@ -227,14 +230,36 @@ class BimodalRecognizer:
         many = getattr(self.voice, "synthesise_many", None)
         audios = many(items) if many is not None else [self.voice.synthesise(*i) for i in items]
         labels = getattr(self.model, "labels", FOUR_CLASS)
-        for i, audio in zip(todo, audios, strict=True):
-            result = self.model.predict(audio, transcript=transcripts[i], **self._extra)
+        audio_of = dict(zip(todo, audios, strict=True))
+        batched = [i for i in todo if self._batch and (transcripts[i] or "").strip()]
+        results: dict[int, Any] = {}
+        if batched:
+            rows = self.model.probabilities(
+                [audio_of[i] for i in batched], [transcripts[i] for i in batched], **self._extra
+            )
+            results = {i: {"fused": row} for i, row in zip(batched, rows, strict=True)}
+        for i in todo:
+            if i not in results:
+                results[i] = self.model.predict(
+                    audio_of[i], transcript=transcripts[i], **self._extra
+                )
             if len(self.cache) >= self.cache_size:
                 self.cache.clear()
-            self.cache[keys[i]] = fused_posteriors(result, labels)
+            self.cache[keys[i]] = fused_posteriors(results[i], labels)
         if not keys:
             return np.zeros((0, len(self.labels)))
         return np.stack([self.cache[key] for key in keys])
+
+
+def _takes(function: Any, names: Sequence[str]) -> bool:
+    """Whether ``function`` is callable with parameters of these names."""
+    if not callable(function):
+        return False
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return all(name in parameters for name in names)
 
 
 def fused_posteriors(result: Any, labels: Sequence[str] = FOUR_CLASS) -> np.ndarray:

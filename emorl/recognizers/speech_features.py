@@ -9,12 +9,13 @@ Frames and deltas. openSMILE returns the LLDs and their deltas as two tables, an
 table has two more rows at the end (the delta regression's look-ahead of two frames flushed
 at the end of input; the last of them is all zeros). Row ``i`` of the delta table is the delta
 of LLD row ``i``: it equals the W=2 regression ``sum_k k (x[i+k] - x[i-k]) / 10`` over the
-LLD rows with the edges repeated (checked in the tests). So the tables are aligned by
-position and the extra delta rows dropped; the frame start times of the kept rows are checked
-to agree. Aligning on start times alone would not work: openSMILE emits a last, partial frame
-that repeats the previous frame's start time, and the extra delta rows repeat it again. That
-last partial frame is kept, as openSMILE's own LLD output (and its functionals) keep it, so a
-clip of ``d`` seconds gives ``floor((d - 0.025) / 0.01) + 2`` frames (99 for one second).
+LLD rows with the edges repeated, to float32 rounding (checked in the tests against
+openSMILE's own delta table, on synthetic and real speech). So for IS09 the deltas are
+computed from the LLD table with that regression (:func:`delta_regression`) instead of
+running openSMILE a second time: half the extraction time, the same values. openSMILE emits
+a last, partial frame that repeats the previous frame's start time; it is kept, as
+openSMILE's own LLD output (and its functionals) keep it, so a clip of ``d`` seconds gives
+``floor((d - 0.025) / 0.01) + 2`` frames (99 for one second).
 
 Normalisation (:class:`FeatureNormalizer`) is z-scoring fitted on training data only and saved
 next to the model weights. Normalise the unpadded sequences, then pad, so padding stays zero.
@@ -47,7 +48,8 @@ DEFAULT_TRIM_MARGIN = 10
 _ENERGY_COLUMNS = ("pcm_RMSenergy_sma", "Loudness_sma3", "pcm_loudness_sma")
 STD_FLOOR = 1e-6
 # Bump when what frames()/functionals() return changes, so old caches are not reused.
-FORMAT_VERSION = 1
+# 2: IS09 deltas computed from the LLDs (equal to openSMILE's to float32 rounding).
+FORMAT_VERSION = 2
 NORMALIZER_MODES = ("global", "speaker", "utterance")
 
 _LLD = "LowLevelDescriptors"
@@ -55,12 +57,25 @@ _DELTAS = "LowLevelDescriptors_Deltas"
 _FUNCTIONALS = "Functionals"
 # IS09 frames are 25 ms windows: anything shorter gives openSMILE nothing but NaN.
 _MIN_SECONDS = 0.025
-# Sets whose delta table is checked to be row-aligned with the LLD table (see the module
-# docstring). ComParE_2016, for one, is not: its extra delta rows sit before its last frames.
+# Sets whose delta table is checked to equal the W=2 regression of the LLD rows (see the
+# module docstring). ComParE_2016, for one, is not aligned: its extra delta rows sit before
+# its last frames.
 _DELTA_ALIGNED_SETS = frozenset({"IS09"})
 _SET_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 NormalizerMode = Literal["global", "speaker", "utterance"]
+
+
+def delta_regression(x: np.ndarray, window: int = 2) -> np.ndarray:
+    """openSMILE's delta: ``sum_k k (x[i+k] - x[i-k]) / (2 sum_k k^2)``, edges repeated."""
+    x = np.asarray(x, dtype=np.float64)
+    padded = np.concatenate([np.repeat(x[:1], window, 0), x, np.repeat(x[-1:], window, 0)])
+    n = len(x)
+    total = sum(
+        k * (padded[window + k : window + k + n] - padded[window - k : window - k + n])
+        for k in range(1, window + 1)
+    )
+    return (total / (2 * sum(k * k for k in range(1, window + 1)))).astype(np.float32)
 
 
 class FeatureExtractionError(ValueError):
@@ -270,17 +285,7 @@ class SpeechFeatureExtractor:
         lld = self._smile(_LLD).process_signal(signal, rate)
         values = lld.to_numpy(dtype=np.float32)
         if self._has_deltas:
-            deltas = self._smile(_DELTAS).process_signal(signal, rate)
-            n = len(lld)
-            lld_starts = lld.index.get_level_values("start")[:n]
-            delta_starts = deltas.index.get_level_values("start")[:n]
-            if len(deltas) < n or not np.array_equal(lld_starts, delta_starts):
-                raise FeatureExtractionError(
-                    f"openSMILE's LLD ({len(lld)} rows) and delta ({len(deltas)} rows) tables "
-                    "do not line up by frame start time; this openSMILE version "
-                    f"({_opensmile_version()}) is not supported"
-                )
-            values = np.concatenate([values, deltas.to_numpy(dtype=np.float32)[:n]], axis=1)
+            values = np.concatenate([values, delta_regression(values)], axis=1)
         return self._checked(values)
 
     def functionals(self, samples: np.ndarray, sampling_rate: int = 16000) -> np.ndarray:
