@@ -3,11 +3,11 @@
 Phases (one process, so the ratios compare like with like):
 - ``simulator``: the user simulator alone (appraisal, mood, text realisation);
 - ``oracle``: the full environment with the oracle recognizer (no model);
-- ``text_cold`` / ``text_warm``: 16 vectorised copies sharing the shipped text recognizer,
-  batched per step and cached by text; cold starts from an empty cache, warm after
-  ``--warmup`` steps have filled it;
-- ``text_precomputed`` (with ``--cache``): the same from the first step, with the cache
-  ``emorl env warm-cache`` wrote for every possible reply;
+- ``text``: 16 vectorised copies sharing the shipped text recognizer as
+  ``gym.make("EmoDialogue-v0")`` gets it: batched per step, cached by text, starting
+  from the shipped posteriors of every reply;
+- ``text_cold``: the same recognizer (model loaded) from an empty cache, so most steps
+  run the TER (a scenario or bank of your own before ``emorl env warm-cache``);
 - ``bimodal_noisy`` / ``bimodal_asr``: 4 vectorised copies, espeak-ng speech through
   IEmoNet with noisy (6 % WER) or Whisper transcripts, from an empty cache. Without a
   shipped IEmoNet the shipped TER and SER are composed with a freshly initialised
@@ -17,7 +17,7 @@ Phases (one process, so the ratios compare like with like):
 Actions mix the scripted support agent and random acts (half each). Writes
 ``benchmarks/results/env.json`` and prints a markdown table.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_env.py [--steps N] [--warmup N]
+    OMP_NUM_THREADS=1 python benchmarks/bench_env.py [--steps N]
 """
 
 from __future__ import annotations
@@ -104,12 +104,8 @@ def bench_bimodal(steps: int, transcripts: str, model: Any, cache: str) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--warmup", type=int, default=60000)
     parser.add_argument("--bimodal-steps", type=int, default=400)
     parser.add_argument("--skip-bimodal", action="store_true")
-    parser.add_argument(
-        "--cache", default=None, help="a cache from `emorl env warm-cache`: adds text_precomputed"
-    )
     args = parser.parse_args()
     import torch
 
@@ -125,23 +121,16 @@ def main() -> None:
     phases = report["phases"]
     phases["simulator"] = bench_simulator(args.steps * 5)
     phases["oracle"] = bench_vector(args.steps * 5, 16, recognizer="oracle", estimator=None)
-    from emorl.envs.recognition import shared_text_recognizer
+    from emorl.envs.recognition import TextRecognizer, shared_text_recognizer
 
-    text = shared_text_recognizer()
-    text.model  # load before timing  # noqa: B018
-    phases["text_cold"] = bench_vector(args.steps, 16, recognizer="text", estimator="default")
-    bench_vector(args.warmup, 16, recognizer="text", estimator="default")  # fills the cache
-    text.hits = text.misses = 0
-    phases["text_warm"] = bench_vector(args.steps * 5, 16, recognizer="text", estimator="default")
-    if args.cache:
-        from emorl.envs.recognition import TextRecognizer
-
-        warm = TextRecognizer(cache_path=args.cache)
-        phases["text_precomputed"] = bench_vector(
-            args.steps * 5, 16, recognizer=warm, estimator="default"
-        )
+    shared = shared_text_recognizer()
+    phases["text"] = bench_vector(args.steps * 5, 16, recognizer="text", estimator="default")
+    phases["text"]["ter_loaded"] = shared._model is not None
+    cold = TextRecognizer()
+    cold.model  # load before timing  # noqa: B018
+    phases["text_cold"] = bench_vector(args.steps, 16, recognizer=cold, estimator="default")
     sim = phases["simulator"]["steps_per_s"]
-    for name in ("oracle", "text_cold", "text_warm", "text_precomputed"):
+    for name in ("oracle", "text", "text_cold"):
         if name not in phases:
             continue
         phases[name]["ratio_to_simulator"] = phases[name]["steps_per_s"] / sim

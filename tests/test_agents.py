@@ -191,7 +191,7 @@ def test_cli_evaluates_a_trained_model_and_names_missing_files(
 
 
 def test_shipped_posteriors_expand_into_a_cache(tmp_path: Path, monkeypatch) -> None:
-    from emorl.agents.cache import default_ter_cache, ensure_ter_cache
+    from emorl.envs.cache import default_ter_cache, ensure_ter_cache
     from emorl.envs.recognition import TextRecognizer
 
     monkeypatch.setenv("EMORL_CACHE", str(tmp_path))

@@ -340,3 +340,18 @@ def test_observe_sets_posteriors_and_their_change() -> None:
     assert np.array_equal(obs, env.observation()) and env.observation_space.contains(obs)
     env.observe(p, first=True)
     assert not env.posterior_change.any()
+
+
+def test_text_mode_starts_from_the_shipped_posteriors() -> None:
+    from emorl.envs.cache import shipped_posteriors
+    from emorl.envs.recognition import shared_text_recognizer
+
+    shipped = shipped_posteriors()
+    assert shipped is not None, "shipped posteriors are stale: run emorl env warm-cache"
+    recognizer = shared_text_recognizer()
+    assert len(recognizer.cache) >= len(shipped[1]) > 9000
+    env = gym.make("EmoDialogue-v0")  # text mode
+    env.reset(seed=3)
+    for act in range(5):
+        env.step(act)
+    assert recognizer._model is None and recognizer.misses == 0  # never ran the TER

@@ -29,13 +29,13 @@ def resolve_env_kwargs(
     env_id: str, reward: str | None, extra: dict[str, Any] | None, progress: bool = True
 ) -> dict[str, Any]:
     """Environment kwargs: the YAML's, the reward variant, and for EmoDialogue in text mode
-    the shared posteriors cache (built once per machine, see :mod:`emorl.agents.cache`)."""
+    the shared posteriors cache (built once per machine, see :mod:`emorl.envs.cache`)."""
     kwargs = dict(extra or {})
     if reward is not None:
         kwargs["reward"] = reward
     text_mode = kwargs.get("recognizer", "text") == "text"
     if env_id.startswith("EmoDialogue") and text_mode and "recognizer_cache" not in kwargs:
-        from emorl.agents.cache import ensure_ter_cache
+        from emorl.envs.cache import ensure_ter_cache
 
         kwargs["recognizer_cache"] = str(ensure_ter_cache(progress=progress))
     return kwargs

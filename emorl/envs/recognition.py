@@ -294,8 +294,18 @@ _SHARED: dict[tuple[Any, ...], EmotionRecognizer] = {}
 
 
 def shared_text_recognizer(cache_path: str | Path | None = None) -> TextRecognizer:
-    """One text recognizer (model and cache) per cache file for every environment."""
+    """One text recognizer (model and cache) per cache file for every environment.
+
+    Without a cache file it starts from the shipped posteriors of every reply of the
+    shipped bank (:func:`emorl.envs.cache.preload_shipped`): the model is loaded only for
+    a text they do not cover.
+    """
     key = ("text", str(cache_path))
     if key not in _SHARED:
-        _SHARED[key] = TextRecognizer(cache_path=cache_path)
+        recognizer = TextRecognizer(cache_path=cache_path)
+        if cache_path is None:
+            from emorl.envs.cache import preload_shipped
+
+            preload_shipped(recognizer)
+        _SHARED[key] = recognizer
     return _SHARED[key]  # type: ignore[return-value]
