@@ -125,6 +125,9 @@ def test_read_speech_file_and_array(transcriber, shared_data: Path) -> None:
     from_array = transcriber.transcribe(samples, sampling_rate=16000)
     assert from_array.text == result.text and from_array.source == "<array>"
     assert samples.flags.writeable  # the caller's array is untouched
+    text_only = WhisperTranscriber(WhisperConfig(cpu_threads=1, word_timestamps=False))
+    plain = text_only.transcribe(path)
+    assert plain.text == result.text and plain.words == () and plain.confidence is None
 
 
 @pytest.mark.data

@@ -65,7 +65,8 @@ class WhisperConfig:
     VAD before decoding. ``cpu_threads``: 0 uses ``OMP_NUM_THREADS`` when set, else up to 4
     cores. ``raw_sampling_rate``: rate of headerless ``.raw``/``.pcm`` files.
     ``condition_on_previous_text``: feed each 30 s window the previous window's text (off: a
-    misrecognised window cannot drag the next one along).
+    misrecognised window cannot drag the next one along). ``word_timestamps``: align each
+    word in time (an extra pass; off, a transcript has text but no words).
     """
 
     model: str | None = None
@@ -77,6 +78,7 @@ class WhisperConfig:
     cpu_threads: int = 0
     raw_sampling_rate: int = 16000
     condition_on_previous_text: bool = False
+    word_timestamps: bool = True
     policy: AudioPolicy = field(default=ASR_POLICY)
 
     def __post_init__(self) -> None:
@@ -94,6 +96,7 @@ class WhisperConfig:
             "language": self.language,
             "raw_sampling_rate": self.raw_sampling_rate,
             "condition_on_previous_text": self.condition_on_previous_text,
+            "word_timestamps": self.word_timestamps,
             "policy": asdict(self.policy),
         }
 
@@ -223,7 +226,7 @@ class WhisperTranscriber:
             language=self.config.language,
             beam_size=self.config.beam_size,
             vad_filter=self.config.vad_filter,
-            word_timestamps=True,
+            word_timestamps=self.config.word_timestamps,
             condition_on_previous_text=self.config.condition_on_previous_text,
         )
         segments = list(segments)

@@ -377,11 +377,13 @@ class IEmoNet:
 
 
 def default_asr(description: dict[str, Any] | None) -> Any:
-    """The transcriber a saved config names: packaged Whisper tiny.en unless a folder is set."""
+    """The transcriber a saved config names: packaged Whisper tiny.en unless a folder is set.
+
+    Without word timings: IEmoNet reads the text only, and aligning words costs time.
+    """
     from emorl.asr import WhisperTranscriber
 
-    model = (description or {}).get("model")
-    return WhisperTranscriber() if model is None else WhisperTranscriber(model=model)
+    return WhisperTranscriber(model=(description or {}).get("model"), word_timestamps=False)
 
 
 def asr_description(asr: Any | None) -> dict[str, Any] | None:
