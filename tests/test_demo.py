@@ -133,6 +133,11 @@ def test_ctrl_c_ends_cleanly_with_the_log_flushed(recording, tmp_path) -> None:
     assert summary.interrupted
     assert len(read_log(log_path)) == 1  # written before the interrupt, without close()
     log.close()
+    # the caller's SER statistics were fitted on that first utterance
+    (frames,) = session._caller_frames
+    mean, std = session.model.ser.normalizer.speaker_stats["caller"]
+    np.testing.assert_allclose(mean, frames.mean(axis=0), rtol=1e-4, atol=1e-4)
+    assert read_log(log_path)[0]["timings"]["adapt"] > 0
 
 
 def _fake_sounddevice(devices: list[dict]) -> types.ModuleType:

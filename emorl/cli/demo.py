@@ -44,6 +44,12 @@ def register(commands) -> None:
     demo.add_argument(
         "--beam-size", type=int, default=1, help="Whisper beam width (1: greedy, fastest)"
     )
+    demo.add_argument(
+        "--no-speaker-adaptation",
+        dest="adapt_speaker",
+        action="store_false",
+        help="normalise speech features with the training set's statistics, not the caller's",
+    )
     demo.add_argument("--log", type=Path, default=None, help="JSONL file, one record per turn")
     view = demo.add_mutually_exclusive_group()
     view.add_argument("--live", dest="live", action="store_true", default=None)
@@ -75,6 +81,7 @@ def _demo(args: argparse.Namespace) -> int:
         beam_size=args.beam_size,
         min_silence_ms=args.min_silence_ms,
         vad_threshold=args.vad_threshold,
+        adapt_speaker=args.adapt_speaker,
         live=args.live,
     )
     try:

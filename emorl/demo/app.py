@@ -30,6 +30,7 @@ class DemoOptions:
     beam_size: int = 1
     min_silence_ms: int = 500
     vad_threshold: float = 0.5
+    adapt_speaker: bool = True
     live: bool | None = None  # None: live panel when the console is a terminal
 
 
@@ -74,9 +75,11 @@ def build_session(options: DemoOptions) -> Any:
     ):
         raise ValueError("the shipped reward estimator does not fit the demo's scenario")
     # the segmenter already cut the speech out: Whisper's own VAD pass would repeat it
-    asr = WhisperTranscriber(beam_size=options.beam_size, vad_filter=False)
+    asr = WhisperTranscriber(beam_size=options.beam_size, vad_filter=False, word_timestamps=False)
     model = IEmoNet.from_pretrained(options.model, asr=asr)
-    return DemoSession(model, reward, estimator, dialogue, agent)
+    return DemoSession(
+        model, reward, estimator, dialogue, agent, adapt_speaker=options.adapt_speaker
+    )
 
 
 def warm_up(session: Any) -> float:
@@ -88,7 +91,9 @@ def warm_up(session: Any) -> float:
     tone = (0.1 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(
         np.float32
     )
-    session.model.predict(tone, sampling_rate=16_000)
+    with warnings.catch_warnings():  # the tone has no speaker statistics; that is fine here
+        warnings.simplefilter("ignore", UserWarning)
+        session.model.predict(tone, sampling_rate=16_000)
     if session.model.asr is not None:
         session.model.asr.load()
     return time.perf_counter() - begun

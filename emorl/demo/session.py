@@ -5,6 +5,13 @@ then, when the utterance answers an agent act, the emotion reward: ``ΔP`` again
 previous utterance and the estimator's ``r_est`` for (observation at the act, act), as
 the environment computes them. The agent then picks its next act from the updated
 observation. The first utterance of a call answers no act and earns no reward.
+
+The shipped SER normalises its features per speaker. With ``adapt_speaker`` (the
+default) the caller is that speaker: before each utterance is recognised, the caller's
+statistics are refitted on their utterances so far, this one included (the last
+``adapt_window``), so the first utterance is normalised by its own statistics and later
+ones by the caller's voice. Without it, the SER uses its training set's global
+statistics, which an unseen voice or microphone can shift wholesale towards one class.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from emorl.demo.audio_source import AudioSource, BlockQueue
 from emorl.demo.dialogue import DemoDialogue
 from emorl.demo.segmenter import SAMPLING_RATE, SpeechSegment, UtteranceSegmenter
 from emorl.emotions import FOUR_CLASS
+
+#: The name the caller's SER statistics are stored under.
+CALLER = "caller"
 
 
 @dataclass
@@ -60,6 +70,9 @@ class DemoSession:
         estimator: Any,
         dialogue: DemoDialogue,
         agent: Agent,
+        *,
+        adapt_speaker: bool = True,
+        adapt_window: int = 30,
     ) -> None:
         missing = [e for e in FOUR_CLASS if e not in model.labels]
         if missing:
@@ -69,13 +82,34 @@ class DemoSession:
         self.turns = 0
         self.rewards: list[float] = []
         self._previous = np.full(len(FOUR_CLASS), 1 / len(FOUR_CLASS))
+        ser = getattr(model, "ser", None)
+        self.adapt_speaker = bool(
+            adapt_speaker and ser is not None and ser.config.normalization == "speaker"
+        )
+        self.adapt_window = int(adapt_window)
+        self._caller_frames: list[np.ndarray] = []
+
+    def _adapt(self, samples: np.ndarray) -> str | None:
+        """Refit the caller's SER statistics with this utterance; the speaker name."""
+        if not self.adapt_speaker:
+            return None
+        ser = self.model.ser
+        self._caller_frames.append(ser.frames(samples, SAMPLING_RATE))
+        del self._caller_frames[: -self.adapt_window]
+        ser.adapt_speaker(CALLER, self._caller_frames, frames=True)
+        return CALLER
 
     def turn(self, segment: SpeechSegment) -> Turn:
         """Process one utterance."""
         begun = time.perf_counter()
         if self.dialogue.ended is not None:
             self.dialogue.reset()
-        prediction = self.model.predict(segment.samples, sampling_rate=SAMPLING_RATE)
+        t0 = time.perf_counter()
+        speaker = self._adapt(segment.samples)
+        adapted = time.perf_counter() - t0
+        prediction = self.model.predict(
+            segment.samples, sampling_rate=SAMPLING_RATE, speaker=speaker
+        )
         p = np.array([prediction.fused[e] for e in FOUR_CLASS], dtype=np.float64)
         answered = self.dialogue.last_act
         terms: dict[str, Any] | None = None
@@ -94,6 +128,7 @@ class DemoSession:
         act = self.agent(obs)
         text = self.dialogue.act(act)
         timings = {k: round(v, 5) for k, v in prediction.timings.items()}
+        timings["adapt"] = round(adapted, 5)
         timings["turn"] = round(time.perf_counter() - begun, 5)
         record = Turn(
             index=self.turns,

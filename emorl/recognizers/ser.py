@@ -194,15 +194,21 @@ class SpeechEmotionRecognizer:
         return self.extractor.frames(loaded.samples, loaded.sampling_rate)
 
     def adapt_speaker(
-        self, speaker: str, clips: Sequence[AudioInput | np.ndarray], *, frames: bool = False
+        self,
+        speaker: str,
+        clips: Sequence[AudioInput | np.ndarray],
+        *,
+        frames: bool = False,
+        sampling_rate: int | None = None,
     ) -> None:
         """Fit ``speaker``'s normalisation statistics from their unlabelled clips.
 
-        ``frames=True`` means ``clips`` are already frame arrays from :meth:`frames`.
+        ``frames=True`` means ``clips`` are already frame arrays from :meth:`frames`;
+        ``sampling_rate`` is that of sample arrays among ``clips``.
         """
         if self.config.normalization != "speaker" or self.normalizer is None:
             raise ValueError("adapt_speaker needs a model trained with normalization='speaker'")
-        sequences = list(clips) if frames else [self.frames(c) for c in clips]
+        sequences = list(clips) if frames else [self.frames(c, sampling_rate) for c in clips]
         self.normalizer = self.normalizer.adapt(
             sequences, [speaker] * len(sequences), overwrite=True
         )
