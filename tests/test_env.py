@@ -247,6 +247,47 @@ def test_bimodal_adapter_batches_clips_with_transcripts() -> None:
     assert len(model.batches) == 1 and rec.hits == 1  # cached
 
 
+class FakeSpeakerSER:
+    class config:  # noqa: N801  (an attribute holder, like SERConfig)
+        normalization = "speaker"
+
+    def __init__(self) -> None:
+        self.adapted: list[tuple[str, int, int | None]] = []
+
+    def adapt_speaker(self, speaker, clips, *, frames=False, sampling_rate=None):
+        self.adapted.append((speaker, len(clips), sampling_rate))
+
+
+class FakeEnrolIEmoNet(FakeBatchIEmoNet):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ser = FakeSpeakerSER()
+        self.speakers: list = []
+
+    def predict(self, audio, transcript=None, sampling_rate=None, speaker=None):
+        return super().predict(audio, transcript, sampling_rate)
+
+    def probabilities(self, audio, texts, *, speakers=None, sampling_rate=None):
+        self.speakers.append(list(speakers))
+        return super().probabilities(audio, texts, sampling_rate=sampling_rate)
+
+
+def test_bimodal_adapter_enrols_each_voice_once() -> None:
+    from emorl.envs.recognition import ENROLMENT_TEXTS
+
+    model = FakeEnrolIEmoNet()
+    rec = BimodalRecognizer(model, FakeVoice(), transcripts="provided")
+    assert rec.enrol
+    rec.posteriors([Reply("I am happy", "happy", 2), Reply("No way", "angry", 5)])
+    rec.posteriors([Reply("Fine then", "neutral", 2)])
+    n = len(ENROLMENT_TEXTS) * len(FOUR_CLASS)
+    assert model.ser.adapted == [("emorl-voice-2", n, 16_000), ("emorl-voice-5", n, 16_000)]
+    assert model.speakers == [["emorl-voice-2", "emorl-voice-5"], ["emorl-voice-2"]]
+    off = BimodalRecognizer(FakeEnrolIEmoNet(), FakeVoice(), transcripts="provided", enrol=False)
+    assert not off.enrol and off.speaker(2) is None
+    assert not BimodalRecognizer(FakeBatchIEmoNet(), FakeVoice()).enrol  # no per-speaker SER
+
+
 def test_reward_wrapper_on_another_env() -> None:
     env = oracle_env()
     wrapped = EmotionRewardWrapper(

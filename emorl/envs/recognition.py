@@ -158,6 +158,12 @@ class OracleRecognizer:
 
 
 TRANSCRIPTS = ("provided", "noisy", "asr")
+#: What a simulated voice says, in each emotion, to fit its SER speaker statistics.
+ENROLMENT_TEXTS = (
+    "I am calling about my account.",
+    "Could you check that for me, please?",
+    "I have had this problem since last week.",
+)
 
 
 class BimodalRecognizer:
@@ -173,6 +179,14 @@ class BimodalRecognizer:
     Posteriors are cached by (text, emotion, voice, transcript): the audio is a function
     of the first three. With ASR transcripts the key has no transcript, so a repeated
     reply reuses the first recognition.
+
+    Speaker enrolment (``enrol``, on by default): a model whose SER normalises per speaker
+    (``model.ser`` with ``normalization="speaker"``, as the shipped IEmoNet's) gets each
+    simulated caller's voice as a speaker. The first time a voice speaks, it says
+    :data:`ENROLMENT_TEXTS` in each of the four emotions, and the SER's statistics for
+    that voice are fitted on those clips, once: a voice's posteriors stay a function of
+    what it says. Without enrolment the SER normalises the synthetic voices with its
+    training set's statistics, which shifts nearly every reply to one class.
     """
 
     def __init__(
@@ -183,6 +197,7 @@ class BimodalRecognizer:
         transcripts: str = "noisy",
         wer: float = 0.06,
         cache_size: int = 50_000,
+        enrol: bool = True,
     ) -> None:
         if transcripts not in TRANSCRIPTS:
             raise ValueError(f"transcripts must be one of {TRANSCRIPTS}, got {transcripts!r}")
@@ -206,6 +221,15 @@ class BimodalRecognizer:
         except (TypeError, ValueError):
             pass
         self._batch = _takes(getattr(model, "probabilities", None), ("audio", "texts"))
+        ser = getattr(model, "ser", None)
+        self.enrol = bool(
+            enrol
+            and getattr(getattr(ser, "config", None), "normalization", None) == "speaker"
+            and callable(getattr(ser, "adapt_speaker", None))
+            and _takes(model.predict, ("speaker",))
+            and (not self._batch or _takes(model.probabilities, ("speakers",)))
+        )
+        self.enrolled: set[str] = set()
         self._noise = None
         if transcripts == "noisy":
             from emorl.asr.noise import TranscriptNoise
@@ -220,6 +244,19 @@ class BimodalRecognizer:
             return self._noise(reply.text, key=reply.noise_key or reply.text)
         return None
 
+    def speaker(self, voice: int) -> str | None:
+        """The SER speaker name of a simulated voice, enrolled on first use (None: off)."""
+        if not self.enrol:
+            return None
+        name = f"emorl-voice-{int(voice)}"
+        if name not in self.enrolled:
+            items = [(text, e, int(voice)) for text in ENROLMENT_TEXTS for e in FOUR_CLASS]
+            many = getattr(self.voice, "synthesise_many", None)
+            clips = many(items) if many is not None else [self.voice.synthesise(*i) for i in items]
+            self.model.ser.adapt_speaker(name, clips, sampling_rate=16_000)
+            self.enrolled.add(name)
+        return name
+
     def posteriors(self, replies: Sequence[Reply]) -> np.ndarray:
         transcripts = [self.transcript(r) for r in replies]
         keys = [(r.text, r.emotion, r.voice, t) for r, t in zip(replies, transcripts, strict=True)]
@@ -233,16 +270,19 @@ class BimodalRecognizer:
         audio_of = dict(zip(todo, audios, strict=True))
         batched = [i for i in todo if self._batch and (transcripts[i] or "").strip()]
         results: dict[int, Any] = {}
+        speakers = {i: self.speaker(replies[i].voice) for i in todo}
         if batched:
+            extra = dict(self._extra)
+            if self.enrol:
+                extra["speakers"] = [speakers[i] for i in batched]
             rows = self.model.probabilities(
-                [audio_of[i] for i in batched], [transcripts[i] for i in batched], **self._extra
+                [audio_of[i] for i in batched], [transcripts[i] for i in batched], **extra
             )
             results = {i: {"fused": row} for i, row in zip(batched, rows, strict=True)}
         for i in todo:
             if i not in results:
-                results[i] = self.model.predict(
-                    audio_of[i], transcript=transcripts[i], **self._extra
-                )
+                extra = dict(self._extra, speaker=speakers[i]) if self.enrol else self._extra
+                results[i] = self.model.predict(audio_of[i], transcript=transcripts[i], **extra)
             if len(self.cache) >= self.cache_size:
                 self.cache.clear()
             self.cache[keys[i]] = fused_posteriors(results[i], labels)
