@@ -61,6 +61,8 @@ _MIN_SECONDS = 0.025
 # module docstring). ComParE_2016, for one, is not aligned: its extra delta rows sit before
 # its last frames.
 _DELTA_ALIGNED_SETS = frozenset({"IS09"})
+# Frame features of this many recent clips are kept in memory, keyed by content.
+_RECENT_CLIPS = 8
 _SET_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 NormalizerMode = Literal["global", "speaker", "utterance"]
@@ -221,6 +223,7 @@ class SpeechFeatureExtractor:
         self.config = config
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._smiles: dict[str, Any] = {}
+        self._recent: dict[tuple[bytes, int], np.ndarray] = {}
         self._has_deltas = self._smile(_DELTAS) is not None
 
     # -------------------------------------------------------------- openSMILE handles
@@ -244,6 +247,7 @@ class SpeechFeatureExtractor:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_smiles"] = {}
+        state["_recent"] = {}
         return state
 
     @property
@@ -280,8 +284,19 @@ class SpeechFeatureExtractor:
         return self._trimmed(self._raw_frames(samples, sampling_rate))
 
     def _raw_frames(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
-        """Untrimmed frame features, as cached."""
+        """Untrimmed frame features, as cached on disk; the last few clips in memory too
+        (a live caller's utterance is read for speaker statistics, then recognised)."""
         signal, rate = _as_signal(samples, sampling_rate)
+        key = (hashlib.blake2b(signal.tobytes(), digest_size=16).digest(), rate)
+        if key in self._recent:
+            return self._recent[key].copy()
+        values = self._extract_frames(signal, rate)
+        self._recent[key] = values.copy()
+        while len(self._recent) > _RECENT_CLIPS:
+            del self._recent[next(iter(self._recent))]
+        return values
+
+    def _extract_frames(self, signal: np.ndarray, rate: int) -> np.ndarray:
         lld = self._smile(_LLD).process_signal(signal, rate)
         values = lld.to_numpy(dtype=np.float32)
         if self._has_deltas:
