@@ -206,7 +206,7 @@ def test_shipped_posteriors_expand_into_a_cache(tmp_path: Path, monkeypatch) -> 
 def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
     from emorl.agents.study import reward_study
 
-    report = reward_study(
+    settings = dict(
         seeds=2,
         timesteps=64,
         rewards=("delta_est", "level"),
@@ -215,6 +215,7 @@ def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
         out=tmp_path,
         progress=False,
     )
+    report = reward_study(**settings)
     text = report.read_text()
     assert "| delta_est |" in text and "| scripted |" in text and "Verdict" in text
     assert (tmp_path / "bars.png").stat().st_size > 1000
@@ -224,15 +225,7 @@ def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
 
     # a rerun with the same settings resumes: no agent is trained again
     trained = sorted((tmp_path / "runs").iterdir())
-    reward_study(
-        seeds=2,
-        timesteps=64,
-        rewards=("delta_est", "level"),
-        recognizer="oracle",
-        episodes=4,
-        out=tmp_path,
-        progress=False,
-    )
+    reward_study(**settings)
     assert sorted((tmp_path / "runs").iterdir()) == trained
     again = json.loads((tmp_path / "study.json").read_text())
     assert again["runs"]["level"] == data["runs"]["level"]
