@@ -38,6 +38,10 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_ter.py
 	$(PY) benchmarks/bench_ser.py
 	$(PY) benchmarks/bench_asr.py
+	$(PY) benchmarks/bench_iemonet.py
+	$(PY) benchmarks/bench_demo.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_env.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_agents.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -44,8 +44,11 @@ def phase_features(samples: np.ndarray) -> dict:
     from emorl.recognizers.speech_features import SpeechFeatureExtractor
 
     extractor = SpeechFeatureExtractor()
+    # a new clip each call (scaled by under 2 %): the extractor keeps the frames of recent
+    # clips in memory, and a repeated clip would be served from there
+    variants = iter([samples * np.float32(1 - 0.0005 * i) for i in range(40)])
     return {
-        "frames": timed(lambda: extractor.frames(samples, SR), 20),
+        "frames": timed(lambda: extractor.frames(next(variants), SR), 20),
         "functionals": timed(lambda: extractor.functionals(samples, SR), 20),
         "peak_memory_mb": peak_mb(),
     }

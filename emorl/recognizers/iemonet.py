@@ -38,6 +38,7 @@ from emorl.recognizers.fusion import FusionBlock, softmax
 from emorl.recognizers.fusion_features import fusion_inputs, speech_outputs
 from emorl.recognizers.ser import SpeechEmotionRecognizer
 from emorl.recognizers.ter import TextEmotionRecognizer
+from emorl.recognizers.threads import torch_threads
 
 MODEL_TYPE = "iemonet"
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -300,9 +301,10 @@ class IEmoNet:
         text_feat = speech_feat = states = None
         if text is not None:
             t0 = time.perf_counter()
-            text_feat = self.ter.features([text])
-            with torch.inference_mode():
-                logits = self.ter.net.classifier(torch.from_numpy(text_feat))
+            with torch_threads(1):  # one sentence: a second thread only adds wake-ups
+                text_feat = self.ter.features([text])
+                with torch.inference_mode():
+                    logits = self.ter.net.classifier(torch.from_numpy(text_feat))
             probs["ter"] = softmax(logits.numpy())[0]
             timings["ter"] = time.perf_counter() - t0
         if clip is not None:
@@ -310,10 +312,10 @@ class IEmoNet:
             frames = self.ser.extractor.frames(clip.samples, clip.sampling_rate)
             timings["features"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            speech_feat, states = speech_outputs(
-                self.ser, [frames], [speaker], states=self.fusion.needs_states, adapt=False
-            )
-            with torch.inference_mode():
+            with torch_threads(1), torch.inference_mode():  # see emorl.recognizers.threads
+                speech_feat, states = speech_outputs(
+                    self.ser, [frames], [speaker], states=self.fusion.needs_states, adapt=False
+                )
                 logits = self.ser.net.classifier(torch.from_numpy(speech_feat))
             probs["ser"] = softmax(logits.numpy())[0]
             timings["ser"] = time.perf_counter() - t0
