@@ -57,18 +57,44 @@ def test_segmenter_finds_each_phrase_whatever_the_block_size(recording) -> None:
 
     path, spans = recording
     samples, _ = sf.read(path, dtype="float32")
-    found = []
+    found, tentative = [], []
     for block in (1600, 4096):
         segmenter = UtteranceSegmenter()
         segments = [
             s for i in range(0, len(samples), block) for s in segmenter.push(samples[i : i + block])
         ]
         segments += list(segmenter.flush())
-        found.append([(s.speech_start, s.speech_end) for s in segments])
+        found.append([(s.speech_start, s.speech_end) for s in segments if s.final])
+        tentative.append([s for s in segments if not s.final])
+        finals = [s for s in segments if s.final]
     assert found[0] == found[1]
     assert len(found[0]) == len(spans)
     for (start, end), (true_start, true_end) in zip(found[0], spans, strict=True):
         assert abs(start - true_start) < 0.15 and abs(end - true_end) < 0.3
+    # each phrase is also given out tentatively, with exactly its final samples, before
+    # the end-of-speech silence has run out
+    assert len(tentative[1]) == len(finals)
+    for early, final in zip(tentative[1], finals, strict=True):
+        assert early.same_speech(final) and early.detected < final.detected
+
+
+def test_a_tentative_segment_is_superseded_when_speech_resumes() -> None:
+    from emorl.demo.segmenter import FRAME, SegmenterConfig, UtteranceSegmenter
+
+    # a scripted VAD: 1 s speech, 0.35 s pause (past speculation, short of the end),
+    # 1 s speech, then silence
+    pattern = [1.0] * 31 + [0.0] * 11 + [1.0] * 31 + [0.0] * 40
+    probabilities = iter(pattern)
+    segmenter = UtteranceSegmenter(SegmenterConfig(), vad=lambda frame: next(probabilities))
+    segments = list(segmenter.push(np.zeros(len(pattern) * FRAME, np.float32)))
+    assert [s.final for s in segments] == [False, False, True]
+    first, second, final = segments
+    assert first.speech_end < second.speech_end == final.speech_end
+    assert not first.same_speech(final) and second.same_speech(final)
+    with pytest.raises(ValueError, match="speculate_ms"):
+        SegmenterConfig(speculate_ms=100)
+    quiet = UtteranceSegmenter(SegmenterConfig(speculate_ms=None), vad=lambda f: 1.0)
+    assert all(s.final for s in quiet.push(np.zeros(FRAME * 10, np.float32)))
 
 
 @needs_espeak
@@ -85,6 +111,7 @@ def test_headless_demo_logs_transcripts_posteriors_and_rewards(
     assert rc == 0
     turns = read_log(log)
     assert len(turns) == len(PHRASES)
+    assert all(turn["speculative"] for turn in turns)  # recognised during the silence
     for turn, (start, end) in zip(turns, spans, strict=True):
         assert abs(turn["segment"]["speech_start"] - start) < 0.15
         assert abs(turn["segment"]["speech_end"] - end) < 0.3

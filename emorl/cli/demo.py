@@ -27,6 +27,12 @@ def register(commands) -> None:
         "--min-silence-ms", type=int, default=500, help="silence that ends an utterance"
     )
     source.add_argument("--vad-threshold", type=float, default=0.5, help="speech probability")
+    source.add_argument(
+        "--no-speculation",
+        dest="speculate",
+        action="store_false",
+        help="recognise an utterance only after its end is decided",
+    )
     agent = demo.add_argument_group("agent")
     agent.add_argument(
         "--agent", type=Path, default=None, help="SB3 policy .zip (default: scripted agent)"
@@ -82,6 +88,7 @@ def _demo(args: argparse.Namespace) -> int:
         min_silence_ms=args.min_silence_ms,
         vad_threshold=args.vad_threshold,
         adapt_speaker=args.adapt_speaker,
+        speculate=args.speculate,
         live=args.live,
     )
     try:

@@ -31,6 +31,7 @@ class DemoOptions:
     min_silence_ms: int = 500
     vad_threshold: float = 0.5
     adapt_speaker: bool = True
+    speculate: bool = True
     live: bool | None = None  # None: live panel when the console is a terminal
 
 
@@ -116,7 +117,11 @@ def run(options: DemoOptions, console: Console | None = None) -> Any:
         seconds = warm_up(session)
         console.print(f"[dim]ready in {seconds:.1f} s warm-up; agent: {session.agent.name}[/]")
         segmenter = UtteranceSegmenter(
-            SegmenterConfig(threshold=options.vad_threshold, min_silence_ms=options.min_silence_ms)
+            SegmenterConfig(
+                threshold=options.vad_threshold,
+                min_silence_ms=options.min_silence_ms,
+                speculate_ms=SegmenterConfig.speculate_ms if options.speculate else None,
+            )
         )
         sink = BlockQueue(maxsize=64 if options.fast else 0)
         voice = None

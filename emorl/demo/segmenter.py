@@ -9,6 +9,12 @@ of ``faster_whisper.vad.get_speech_timestamps``: speech starts at ``threshold``,
 below ``threshold - 0.15`` counts as silence, and ``min_silence_ms`` of silence ends the
 utterance (the endpointing delay). Utterances are padded by ``pad_ms`` on both sides,
 dropped when shorter than ``min_speech_ms`` and cut at ``max_utterance_s``.
+
+Speculation: once ``speculate_ms`` of silence follow the speech (at least ``pad_ms``, so
+the clip is already complete), the open utterance is also given out as a *tentative*
+segment (``final=False``) with exactly the samples its final segment will have if the
+silence holds. A caller can start recognising it while the endpointing silence runs;
+if speech resumes, the tentative segment is simply superseded.
 """
 
 from __future__ import annotations
@@ -33,12 +39,18 @@ class SegmenterConfig:
     min_speech_ms: int = 250
     pad_ms: int = 200
     max_utterance_s: float = 20.0
+    speculate_ms: int | None = 256  # None: no tentative segments
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"VAD threshold must be in (0, 1), got {self.threshold}")
         if min(self.min_silence_ms, self.min_speech_ms, self.pad_ms) < 0:
             raise ValueError("segmenter durations must be >= 0")
+        if self.speculate_ms is not None and self.speculate_ms < self.pad_ms:
+            raise ValueError(
+                f"speculate_ms ({self.speculate_ms}) must be at least pad_ms ({self.pad_ms}): "
+                "a tentative clip must already hold its trailing padding"
+            )
         if self.max_utterance_s <= 1.0:
             raise ValueError(f"max_utterance_s must be above 1 s, got {self.max_utterance_s}")
 
@@ -50,6 +62,7 @@ class SpeechSegment:
     ``speech_start``/``speech_end`` bound the detected speech (seconds from the stream's
     start, without padding); ``detected`` is the stream time at which the end was decided
     (``speech_end`` plus the endpointing silence); ``index`` counts utterances from 0.
+    ``final`` is False for a tentative segment (see the module docstring).
     """
 
     index: int
@@ -58,6 +71,16 @@ class SpeechSegment:
     speech_end: float
     detected: float
     forced: bool = False
+    final: bool = True
+
+    def same_speech(self, other: SpeechSegment) -> bool:
+        """Whether ``other`` covers the same speech with the same samples."""
+        return (
+            self.index == other.index
+            and self.speech_start == other.speech_start
+            and self.speech_end == other.speech_end
+            and np.array_equal(self.samples, other.samples)
+        )
 
     @property
     def duration(self) -> float:
@@ -109,6 +132,11 @@ class UtteranceSegmenter:
         c = self.config
         self._neg = max(c.threshold - 0.15, 0.01)
         self._silence_frames = max(1, round(c.min_silence_ms * SAMPLING_RATE / 1000 / FRAME))
+        self._speculate_frames = (
+            None
+            if c.speculate_ms is None
+            else max(1, -(-c.speculate_ms * SAMPLING_RATE // 1000 // FRAME))
+        )
         self._min_speech = c.min_speech_ms * SAMPLING_RATE // 1000
         self._pad = c.pad_ms * SAMPLING_RATE // 1000
         self._max = int(c.max_utterance_s * SAMPLING_RATE)
@@ -128,7 +156,8 @@ class UtteranceSegmenter:
         return self._start is not None
 
     def push(self, block: np.ndarray) -> Iterator[SpeechSegment]:
-        """Consume a block of 16 kHz mono float32 samples; yield finished utterances."""
+        """Consume a block of 16 kHz mono float32 samples; yield finished utterances (and
+        tentative ones, ``final=False``, when speculation is on)."""
         self._pending = np.concatenate([self._pending, np.asarray(block, np.float32).ravel()])
         whole = len(self._pending) // FRAME * FRAME
         frames, self._pending = self._pending[:whole], self._pending[whole:]
@@ -162,30 +191,38 @@ class UtteranceSegmenter:
             self._silent += 1
         if self._silent >= self._silence_frames:
             return self._close(self._last_speech, forced=False)
+        if self._silent == self._speculate_frames:
+            return self._segment(self._last_speech, forced=False, final=False)
         if self._position - self._start >= self._max:
             return self._close(self._position, forced=True)
         return None
 
     def _close(self, speech_end: int, *, forced: bool) -> SpeechSegment | None:
+        segment = self._segment(speech_end, forced=forced, final=True)
+        self._start, self._frames, self._silent = None, [], 0
+        self._history.clear()
+        if segment is not None:
+            self.count += 1
+        return segment
+
+    def _segment(self, speech_end: int, *, forced: bool, final: bool) -> SpeechSegment | None:
+        """The open utterance up to ``speech_end`` (None if too short); state unchanged."""
         assert self._start is not None
         start = self._start
+        if speech_end - start < self._min_speech:
+            return None
         samples = np.concatenate(self._frames) if self._frames else np.zeros(0, np.float32)
         first = self._position - len(samples)  # stream index of samples[0]
         lo = max(start - self._pad, first) - first
         hi = min(speech_end + self._pad, self._position) - first
         clip = np.ascontiguousarray(samples[lo:hi])
-        self._start, self._frames, self._silent = None, [], 0
-        self._history.clear()
-        if speech_end - start < self._min_speech:
-            return None
         clip.setflags(write=False)
-        segment = SpeechSegment(
+        return SpeechSegment(
             index=self.count,
             samples=clip,
             speech_start=start / SAMPLING_RATE,
             speech_end=speech_end / SAMPLING_RATE,
             detected=self._position / SAMPLING_RATE,
             forced=forced,
+            final=final,
         )
-        self.count += 1
-        return segment

@@ -12,6 +12,12 @@ statistics are refitted on their utterances so far, this one included (the last
 ``adapt_window``), so the first utterance is normalised by its own statistics and later
 ones by the caller's voice. Without it, the SER uses its training set's global
 statistics, which an unseen voice or microphone can shift wholesale towards one class.
+
+Speculation: :func:`run_demo` hands a tentative segment (the segmenter's, once a short
+silence follows the speech) to :meth:`DemoSession.prepare`, which recognises it while the
+endpointing silence runs. If the final segment has the same speech, :meth:`turn` uses
+that recognition; otherwise it recognises the final segment. Nothing of the dialogue
+changes before :meth:`turn`.
 """
 
 from __future__ import annotations
@@ -34,6 +40,16 @@ from emorl.emotions import FOUR_CLASS
 CALLER = "caller"
 
 
+@dataclass(frozen=True)
+class Recognition:
+    """IEmoNet's prediction for one utterance, its SER frames (when adapting) and times."""
+
+    prediction: Any
+    frames: np.ndarray | None
+    adapt_seconds: float
+    seconds: float
+
+
 @dataclass
 class Turn:
     """Everything one utterance produced (``to_dict`` is the log record)."""
@@ -54,6 +70,7 @@ class Turn:
     agent_text: str
     call_ended: str | None
     timings: dict[str, float]
+    speculative: bool = False
     latency: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,28 +105,41 @@ class DemoSession:
         )
         self.adapt_window = int(adapt_window)
         self._caller_frames: list[np.ndarray] = []
+        self._prepared: tuple[SpeechSegment, Recognition] | None = None
 
-    def _adapt(self, samples: np.ndarray) -> str | None:
-        """Refit the caller's SER statistics with this utterance; the speaker name."""
-        if not self.adapt_speaker:
-            return None
-        ser = self.model.ser
-        self._caller_frames.append(ser.frames(samples, SAMPLING_RATE))
-        del self._caller_frames[: -self.adapt_window]
-        ser.adapt_speaker(CALLER, self._caller_frames, frames=True)
-        return CALLER
+    def recognise(self, samples: np.ndarray) -> Recognition:
+        """IEmoNet on one utterance, the caller's SER statistics refitted to include it.
+
+        The utterance's frames join the caller's history only when its turn is taken.
+        """
+        begun = time.perf_counter()
+        frames, speaker = None, None
+        if self.adapt_speaker:
+            ser = self.model.ser
+            frames = ser.frames(samples, SAMPLING_RATE)
+            history = [*self._caller_frames, frames][-self.adapt_window :]
+            ser.adapt_speaker(CALLER, history, frames=True)
+            speaker = CALLER
+        adapted = time.perf_counter() - begun
+        prediction = self.model.predict(samples, sampling_rate=SAMPLING_RATE, speaker=speaker)
+        return Recognition(prediction, frames, adapted, time.perf_counter() - begun)
+
+    def prepare(self, segment: SpeechSegment) -> None:
+        """Recognise a tentative segment ahead of the end-of-speech decision."""
+        self._prepared = (segment, self.recognise(segment.samples))
 
     def turn(self, segment: SpeechSegment) -> Turn:
         """Process one utterance."""
         begun = time.perf_counter()
+        prepared, self._prepared = self._prepared, None
+        speculative = prepared is not None and prepared[0].same_speech(segment)
+        recognition = prepared[1] if speculative else self.recognise(segment.samples)
+        if recognition.frames is not None:
+            self._caller_frames.append(recognition.frames)
+            del self._caller_frames[: -self.adapt_window]
         if self.dialogue.ended is not None:
             self.dialogue.reset()
-        t0 = time.perf_counter()
-        speaker = self._adapt(segment.samples)
-        adapted = time.perf_counter() - t0
-        prediction = self.model.predict(
-            segment.samples, sampling_rate=SAMPLING_RATE, speaker=speaker
-        )
+        prediction = recognition.prediction
         p = np.array([prediction.fused[e] for e in FOUR_CLASS], dtype=np.float64)
         answered = self.dialogue.last_act
         terms: dict[str, Any] | None = None
@@ -128,7 +158,8 @@ class DemoSession:
         act = self.agent(obs)
         text = self.dialogue.act(act)
         timings = {k: round(v, 5) for k, v in prediction.timings.items()}
-        timings["adapt"] = round(adapted, 5)
+        timings["adapt"] = round(recognition.adapt_seconds, 5)
+        timings["recognition"] = round(recognition.seconds, 5)
         timings["turn"] = round(time.perf_counter() - begun, 5)
         record = Turn(
             index=self.turns,
@@ -152,6 +183,7 @@ class DemoSession:
             agent_text=text,
             call_ended=self.dialogue.ended,
             timings=timings,
+            speculative=speculative,
         )
         self.turns += 1
         return record
@@ -179,8 +211,10 @@ def run_demo(
     and shared with the agent's voice, which mutes it while speaking). ``on_turn`` sees
     every turn (display, log, voice) before the next block is read;
     ``latency`` then holds ``endpoint`` (silence waited before the end was decided),
-    ``queue`` (how long the deciding block waited), ``processing`` (end decided to turn
-    shown) and ``end_of_speech_to_display`` (their sum; wall time in real-time pace).
+    ``queue`` (how long the deciding block waited, e.g. behind a speculative
+    recognition), ``processing`` (end decided to turn shown), ``end_of_speech_to_display``
+    (their sum; wall time in real-time pace) and ``recognition`` (IEmoNet and speaker
+    statistics for the utterance, whenever they ran).
     """
     sink = sink if sink is not None else BlockQueue()
     turns: list[Turn] = []
@@ -201,7 +235,10 @@ def run_demo(
         for block in sink.blocks():
             arrived = block.arrived
             for segment in segmenter.push(block.samples):
-                handle(segment, arrived)
+                if segment.final:
+                    handle(segment, arrived)
+                else:  # recognise while the end-of-speech silence runs
+                    session.prepare(segment)
             if on_status is not None and segmenter.in_speech != was_speech:
                 was_speech = segmenter.in_speech
                 on_status("hearing speech" if was_speech else "listening")
@@ -224,4 +261,5 @@ def measure_latency(turn: Turn, segment: SpeechSegment, arrived: float, emitted:
         "queue": round(queue, 4),
         "processing": round(processing, 4),
         "end_of_speech_to_display": round(endpoint + queue + processing, 4),
+        "recognition": turn.timings["recognition"],
     }
