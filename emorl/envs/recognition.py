@@ -16,6 +16,7 @@ import hashlib
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,11 +75,7 @@ class TextRecognizer:
         ``model_id`` / the class name of a model passed in."""
         if self._model_id is None:
             if self._model is None or _is_default(self._model):
-                weights = DEFAULT_TER_WEIGHTS
-                digest = (
-                    hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else "?"
-                )
-                self._model_id = f"ter:{digest}"
+                self._model_id = f"ter:{_file_digest(DEFAULT_TER_WEIGHTS)}"
             else:
                 self._model_id = f"custom:{type(self._model).__name__}"
         return self._model_id
@@ -214,12 +211,9 @@ class BimodalRecognizer:
         self.cache: dict[tuple[str, str, int, str | None], np.ndarray] = {}
         self.cache_size = cache_size
         self.hits = self.misses = 0
-        self._extra: dict[str, Any] = {}
-        try:
-            if "sampling_rate" in inspect.signature(model.predict).parameters:
-                self._extra["sampling_rate"] = 16_000
-        except (TypeError, ValueError):
-            pass
+        self._extra: dict[str, Any] = (
+            {"sampling_rate": 16_000} if _takes(model.predict, ("sampling_rate",)) else {}
+        )
         self._batch = _takes(getattr(model, "probabilities", None), ("audio", "texts"))
         ser = getattr(model, "ser", None)
         self.enrol = bool(
@@ -244,6 +238,11 @@ class BimodalRecognizer:
             return self._noise(reply.text, key=reply.noise_key or reply.text)
         return None
 
+    def _speak(self, items: list[tuple[str, str, int]]) -> list[np.ndarray]:
+        """Samples of (text, emotion, voice) items, in one batch when the voice can."""
+        many = getattr(self.voice, "synthesise_many", None)
+        return many(items) if many is not None else [self.voice.synthesise(*i) for i in items]
+
     def speaker(self, voice: int) -> str | None:
         """The SER speaker name of a simulated voice, enrolled on first use (None: off)."""
         if not self.enrol:
@@ -251,9 +250,7 @@ class BimodalRecognizer:
         name = f"emorl-voice-{int(voice)}"
         if name not in self.enrolled:
             items = [(text, e, int(voice)) for text in ENROLMENT_TEXTS for e in FOUR_CLASS]
-            many = getattr(self.voice, "synthesise_many", None)
-            clips = many(items) if many is not None else [self.voice.synthesise(*i) for i in items]
-            self.model.ser.adapt_speaker(name, clips, sampling_rate=16_000)
+            self.model.ser.adapt_speaker(name, self._speak(items), sampling_rate=16_000)
             self.enrolled.add(name)
         return name
 
@@ -263,9 +260,9 @@ class BimodalRecognizer:
         todo = [i for i, key in enumerate(keys) if key not in self.cache]
         self.hits += len(keys) - len(todo)
         self.misses += len(todo)
-        items = [(replies[i].text, replies[i].emotion, replies[i].voice) for i in todo]
-        many = getattr(self.voice, "synthesise_many", None)
-        audios = many(items) if many is not None else [self.voice.synthesise(*i) for i in items]
+        audios = self._speak(
+            [(replies[i].text, replies[i].emotion, replies[i].voice) for i in todo]
+        )
         labels = getattr(self.model, "labels", FOUR_CLASS)
         audio_of = dict(zip(todo, audios, strict=True))
         batched = [i for i in todo if self._batch and (transcripts[i] or "").strip()]
@@ -289,6 +286,19 @@ class BimodalRecognizer:
         if not keys:
             return np.zeros((0, len(self.labels)))
         return np.stack([self.cache[key] for key in keys])
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file ("?" if absent), hashed once per version of the file."""
+    if not path.is_file():
+        return "?"
+    stat = path.stat()
+    return _digest_of(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _digest_of(path: Path, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _takes(function: Any, names: Sequence[str]) -> bool:
