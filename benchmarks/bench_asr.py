@@ -18,7 +18,6 @@ it. Writes ``benchmarks/results/asr.json`` and prints markdown tables.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import shutil
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from harness import ROOT, peak_mb, run_phase, timed, write_results
+from harness import ROOT, peak_mb, phase_arguments, run_phase, timed, write_results
 
 SR = 16000
 LIBRIVOX = "asr_samples/librivox_cards/test/data/librivox/sense_and_sensibility_01_austen_64kb-{}"
@@ -125,11 +124,7 @@ def phase_noise(data: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = phase_arguments(__doc__.splitlines()[0]).parse_args()
     if args.phase:
         result = {
             "load": lambda: phase_load(args.threads),

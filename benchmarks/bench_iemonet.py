@@ -18,7 +18,6 @@ voiced tone. ``OMP_WAIT_POLICY=PASSIVE`` is set (see below). Writes
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -30,7 +29,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
-from harness import ROOT, peak_mb, run_phase, write_results
+from harness import peak_mb, phase_arguments, run_phase, write_results
 
 SR = 16000
 STAGES = ("asr", "features", "ser", "ter", "fusion", "total")
@@ -113,10 +112,7 @@ PHASES = {"load": phase_load, "latency": phase_latency, "throughput": phase_thro
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--phase", choices=tuple(PHASES), default=None)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--threads", type=int, default=2)
+    parser = phase_arguments(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     import torch
@@ -127,7 +123,12 @@ def main() -> None:
         return
     report = {
         "machine": {"cpu_threads": args.threads, "python": platform.python_version()},
-        **{name: run_phase(__file__, name, args.data, args.threads) for name in PHASES},
+        **{
+            name: run_phase(
+                __file__, name, args.data, args.threads, ["--repeats", str(args.repeats)]
+            )
+            for name in PHASES
+        },
     }
     path = write_results("iemonet", report)
     stages = report["latency"]["stages"]

@@ -14,14 +14,13 @@ Writes ``benchmarks/results/ser.json`` and prints a markdown table.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
-from harness import ROOT, peak_mb, run_phase, timed, write_results
+from harness import ROOT, peak_mb, phase_arguments, run_phase, timed, write_results
 
 SR = 16000
 
@@ -92,11 +91,7 @@ def phase_epoch() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = phase_arguments(__doc__.splitlines()[0]).parse_args()
     import torch
 
     torch.set_num_threads(args.threads)

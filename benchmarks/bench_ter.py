@@ -16,14 +16,13 @@ and prints a markdown table.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
 import time
 from pathlib import Path
 
-from harness import ROOT, peak_mb, run_phase, write_results
+from harness import ROOT, peak_mb, phase_arguments, run_phase, write_results
 
 FALLBACK = [
     "Thank you so much, that solved my problem!",
@@ -121,11 +120,7 @@ def phase_load() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = phase_arguments(__doc__.splitlines()[0]).parse_args()
     import torch
 
     torch.set_num_threads(args.threads)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +33,20 @@ def timed(fn: Callable[[], object], repeats: int) -> dict[str, float]:
     return {"p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))]}
 
 
-def run_phase(script: str, name: str, data: Path, threads: int) -> dict:
-    """Run ``script --phase name`` in a fresh process; its last stdout line is JSON."""
+def phase_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every phased benchmark takes (what :func:`run_phase` passes on)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def run_phase(script: str, name: str, data: Path, threads: int, extra: Sequence[str] = ()) -> dict:
+    """Run ``script --phase name`` in a fresh process; its last stdout line is JSON.
+
+    ``extra``: further command-line arguments the phase needs.
+    """
     command = [
         sys.executable,
         script,
@@ -43,6 +56,7 @@ def run_phase(script: str, name: str, data: Path, threads: int) -> dict:
         str(data),
         "--threads",
         str(threads),
+        *extra,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
