@@ -101,8 +101,9 @@ def test_same_seed_same_call(sim: UserSimulator) -> None:
     assert run(3) != run(4)
 
 
-def test_mood_lingers_and_decays_towards_baseline() -> None:
-    mood = Mood(
+def neutral_mood() -> Mood:
+    """A caller at a neutral baseline, starting there."""
+    return Mood(
         np.zeros(2),
         np.zeros(2),
         decay=0.8,
@@ -111,6 +112,10 @@ def test_mood_lingers_and_decays_towards_baseline() -> None:
         temperature=0.12,
         politeness=0.0,
     )
+
+
+def test_mood_lingers_and_decays_towards_baseline() -> None:
+    mood = neutral_mood()
     rng = np.random.default_rng(0)
     mood.react(Appraisal(repetition=1.0, ignored=1.0), rng)
     after_bad = mood.valence
@@ -118,15 +123,7 @@ def test_mood_lingers_and_decays_towards_baseline() -> None:
     mood.react(Appraisal(), rng)
     assert after_bad < mood.valence < 0  # decays but lingers
     low = mood.emotion_distribution(mood.state + Appraisal(progress=1.0).impulse() * 0.7)
-    fresh = Mood(
-        np.zeros(2),
-        np.zeros(2),
-        decay=0.8,
-        gain=0.5,
-        momentary_gain=0.7,
-        temperature=0.12,
-        politeness=0.0,
-    )
+    fresh = neutral_mood()
     high = fresh.emotion_distribution(fresh.state + Appraisal(progress=1.0).impulse() * 0.7)
     assert low[1] < high[1]  # the same good act is less likely to make a low-mood caller happy
 
