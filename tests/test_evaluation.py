@@ -62,8 +62,22 @@ def test_report_wa_ua_macro_f1_by_hand() -> None:
 def test_report_ua_skips_classes_without_true_samples() -> None:
     r = classification_report([0, 0, 1], [0, 3, 1], ["a", "b", "c", "d"])
     assert r.ua == pytest.approx(0.75)  # (1/2 + 1) / 2, not / 4
-    assert r.macro_f1 == pytest.approx((2 / 3 + 1) / 2)
+    assert r.macro_f1 == pytest.approx((2 / 3 + 1 + 0 + 0) / 4)  # every class counts
     assert r.per_class["d"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+
+
+def test_macro_f1_over_absent_classes_equals_scikit_learn() -> None:
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    # class 3 has no true sample but is predicted once; class 4 is both
+    y_true = [0, 0, 0, 1, 1, 2, 2, 4]
+    y_pred = [0, 1, 3, 1, 4, 2, 0, 4]
+    labels = ["a", "b", "c", "d", "e"]
+    r = classification_report(y_true, y_pred, labels)
+    expected = f1_score(y_true, y_pred, labels=range(5), average="macro", zero_division=0)
+    assert r.macro_f1 == pytest.approx(expected) == pytest.approx(0.44666667)
+    assert r.macro_f1 != pytest.approx(0.55833333)  # the mean over present classes only
+    assert r.ua == pytest.approx(balanced_accuracy_score(y_true, y_pred))
 
 
 def test_report_to_dict_is_json() -> None:
@@ -254,13 +268,16 @@ def test_cross_validate_majority_baseline() -> None:
     assert len(res.runs) == 6
     assert [(r.fold, r.seed) for r in res.runs][:3] == [(0, 0), (0, 1), (1, 0)]
     assert res.mean("accuracy") == pytest.approx(25 / 36)
-    assert res.std("accuracy") == pytest.approx(np.sqrt(2) / 36)
+    # sample std over the 6 runs (ddof=1): population std sqrt(2)/36 times sqrt(6/5)
+    sample_std = np.sqrt(2) / 36 * np.sqrt(6 / 5)
+    assert res.std("accuracy") == pytest.approx(sample_std)
+    assert res.std("accuracy") == pytest.approx(np.std(res.values("accuracy"), ddof=1))
     assert res.mean("ua") == pytest.approx(0.5)
     assert res.std("ua") == pytest.approx(0.0)
-    assert res.format("accuracy") == "0.694 ± 0.039"
+    assert res.format("accuracy") == "0.694 ± 0.043"
     s = res.summary()
     assert json.loads(json.dumps(s)) == s
-    assert s["accuracy"] == pytest.approx({"mean": 25 / 36, "std": np.sqrt(2) / 36})
+    assert s["accuracy"] == pytest.approx({"mean": 25 / 36, "std": sample_std})
     assert (s["folds"], s["seeds"], s["n"]) == (3, 2, 10)
     assert s["confusion"] == [[14, 0], [6, 0]]
 

@@ -79,7 +79,8 @@ def learning_curves(
     curves: dict[str, list[Path]], out: str | Path, title: str = "", bins: int = 20
 ) -> Path:
     """Rolling success rate and final mood of training calls by step; one line per label,
-    the mean over its runs (each a ``curve.json``) with a band of ± one standard error."""
+    the mean over its runs (each a ``curve.json``) with a band of ± one standard error
+    (sample standard deviation over runs, ``ddof=1``, over the square root of their number)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,7 +96,10 @@ def learning_curves(
         for ax, col in zip(axes, (1, 2), strict=True):
             ys = np.stack([r[col] for r in per_run])
             mean = np.nanmean(ys, axis=0)
-            se = np.nanstd(ys, axis=0) / np.sqrt(len(ys))
+            # standard error from the sample std over runs (ddof=1); one run: no band
+            se = np.zeros_like(mean)
+            if len(ys) > 1:
+                se = np.nanstd(ys, axis=0, ddof=1) / np.sqrt(len(ys))
             ax.plot(x, mean, label=label)
             ax.fill_between(x, mean - se, mean + se, alpha=0.2)
     axes[0].set_ylabel("success rate (training calls)")

@@ -1,23 +1,55 @@
-"""Word error rate: Levenshtein alignment of normalised words with S/D/I counts.
+"""Word error rate: jiwer's alignment of normalised words, with S/D/I counts.
 
-``WER = (S + D + I) / N`` with ``N`` the number of reference words, after both texts went
-through :func:`emorl.asr.text_normalization.normalize_words`. A corpus WER sums the counts
-over utterances before dividing (longer utterances weigh more), as scoring tools do. An empty
-reference scores every hypothesis word as an insertion; the rate of a corpus with no
-reference words is ``inf`` when there are insertions, else 0.
+``WER = (S + D + I) / N`` with ``N`` the number of reference words after normalisation. A
+corpus WER sums the counts over utterances before dividing (longer utterances weigh more), as
+scoring tools do. An empty reference scores every hypothesis word as an insertion; the rate of
+a corpus with no reference words is ``inf`` when there are insertions, else 0.
+
+Scoring steps, the same for reference and hypothesis:
+
+1. Normalisation (``normalize=True`` or ``"whisper"``, the default): Whisper's English text
+   normaliser (OpenAI's ``EnglishTextNormalizer``, as published with Whisper and used for its
+   reported WERs; the class is the copy that ships in ``transformers``, the British-to-American
+   spelling table comes from the ``whisper-normalizer`` package), so figures are comparable
+   with published Whisper WERs. Its steps, in order: lowercase; drop text in brackets and
+   parentheses; drop the fillers ``hmm mm mhm mmm uh um``; expand contractions and titles
+   (``won't`` -> ``will not``, ``'s`` -> ``is``, ``mr`` -> ``mister`` ...); drop commas between
+   digits and periods not followed by a digit; replace other symbols and punctuation by spaces
+   and strip diacritics; write spelled-out numbers in digits (``ten`` -> ``10``, ``twenty
+   one`` -> ``21``, ``five five`` -> ``55``, ``ten thousand dollars`` -> ``$10000``); map
+   British to American spellings; drop ``.``, ``$``, ``%`` not attached to a number; collapse
+   whitespace. Numbers therefore end up as digits, and ``num2words`` is not used here.
+   ``normalize="tokens"``: the token-local normaliser of
+   :mod:`emorl.asr.text_normalization` instead (numbers spelled out with ``num2words``), which
+   the transcript-noise simulator counts with. ``normalize=False``: whitespace split only.
+2. The normalised text is split at whitespace into words.
+3. ``jiwer.process_words`` aligns the two word sequences (a minimum edit distance with unit
+   costs, computed by RapidFuzz) and gives the hits, substitutions, deletions and insertions.
+   Among alignments of equal cost, jiwer's choice of error types may differ from another
+   tool's (``a b`` -> ``b a`` scores one deletion and one insertion); the total is the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
 from emorl.asr.text_normalization import normalize_words
 
-__all__ = ["Alignment", "ErrorCounts", "align", "corpus_wer", "word_errors"]
+__all__ = [
+    "Alignment",
+    "ErrorCounts",
+    "align",
+    "corpus_wer",
+    "normalize_for_wer",
+    "word_errors",
+]
 
 Op = Literal["ok", "sub", "del", "ins"]
+Normalize = bool | Literal["whisper", "tokens"]
+_OPS: dict[str, Op] = {"equal": "ok", "substitute": "sub", "delete": "del", "insert": "ins"}
 
 
 @dataclass(frozen=True)
@@ -74,45 +106,62 @@ class Alignment:
         return ErrorCounts(ops.count("sub"), ops.count("del"), ops.count("ins"), ops.count("ok"))
 
 
+def _process(reference: Sequence[str], hypothesis: Sequence[str]) -> Any:
+    import jiwer
+
+    for words in (reference, hypothesis):
+        bad = [w for w in words if not w or any(c.isspace() for c in w)]
+        if bad:
+            raise ValueError(f"words must be non-empty and free of whitespace, got {bad[0]!r}")
+    return jiwer.process_words(" ".join(reference), " ".join(hypothesis))
+
+
 def align(reference: Sequence[str], hypothesis: Sequence[str]) -> Alignment:
-    """Minimal-cost alignment of two word sequences (unit costs; ties prefer sub, del, ins)."""
-    n, m = len(reference), len(hypothesis)
-    cost = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(1, n + 1):
-        cost[i][0] = i
-    for j in range(1, m + 1):
-        cost[0][j] = j
-    for i in range(1, n + 1):
-        row, prev, ref = cost[i], cost[i - 1], reference[i - 1]
-        for j in range(1, m + 1):
-            diagonal = prev[j - 1] + (ref != hypothesis[j - 1])
-            row[j] = min(diagonal, prev[j] + 1, row[j - 1] + 1)
+    """Minimal-cost alignment of two word sequences (unit costs), by ``jiwer.process_words``."""
+    ref, hyp = list(reference), list(hypothesis)
+    out = _process(ref, hyp)
     steps: list[tuple[Op, str | None, str | None]] = []
-    i, j = n, m
-    while i or j:
-        if i and j and cost[i][j] == cost[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1]):
-            same = reference[i - 1] == hypothesis[j - 1]
-            steps.append(("ok" if same else "sub", reference[i - 1], hypothesis[j - 1]))
-            i, j = i - 1, j - 1
-        elif i and cost[i][j] == cost[i - 1][j] + 1:
-            steps.append(("del", reference[i - 1], None))
-            i -= 1
+    for chunk in out.alignments[0]:
+        op = _OPS[chunk.type]
+        refs = ref[chunk.ref_start_idx : chunk.ref_end_idx]
+        hyps = hyp[chunk.hyp_start_idx : chunk.hyp_end_idx]
+        if op == "del":
+            steps.extend((op, r, None) for r in refs)
+        elif op == "ins":
+            steps.extend((op, None, h) for h in hyps)
         else:
-            steps.append(("ins", None, hypothesis[j - 1]))
-            j -= 1
-    return Alignment(tuple(reversed(steps)))
+            steps.extend((op, r, h) for r, h in zip(refs, hyps, strict=True))
+    return Alignment(tuple(steps))
 
 
-def word_errors(reference: str, hypothesis: str, *, normalize: bool = True) -> ErrorCounts:
-    """S/D/I counts of ``hypothesis`` against ``reference`` (normalised unless told not to)."""
-    if normalize:
-        ref, hyp = normalize_words(reference), normalize_words(hypothesis)
-    else:
-        ref, hyp = reference.split(), hypothesis.split()
-    return align(ref, hyp).counts
+@lru_cache(maxsize=1)
+def _whisper_normalizer() -> Any:
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+    from whisper_normalizer.english import EnglishSpellingNormalizer
+
+    return EnglishTextNormalizer(EnglishSpellingNormalizer().mapping)
 
 
-def corpus_wer(pairs: Iterable[tuple[str, str]], *, normalize: bool = True) -> ErrorCounts:
+def normalize_for_wer(text: str, normalize: Normalize = True) -> list[str]:
+    """The words of ``text`` as scored (see the module docstring for each ``normalize``)."""
+    if normalize is True or normalize == "whisper":
+        return _whisper_normalizer()(text).split()
+    if normalize == "tokens":
+        return normalize_words(text)
+    if normalize is False:
+        return text.split()
+    raise ValueError(f"normalize must be True, False, 'whisper' or 'tokens', got {normalize!r}")
+
+
+def word_errors(reference: str, hypothesis: str, *, normalize: Normalize = True) -> ErrorCounts:
+    """S/D/I counts of ``hypothesis`` against ``reference`` (Whisper-normalised by default)."""
+    out = _process(
+        normalize_for_wer(reference, normalize), normalize_for_wer(hypothesis, normalize)
+    )
+    return ErrorCounts(out.substitutions, out.deletions, out.insertions, out.hits)
+
+
+def corpus_wer(pairs: Iterable[tuple[str, str]], *, normalize: Normalize = True) -> ErrorCounts:
     """Summed counts over ``(reference, hypothesis)`` pairs; ``.wer`` is the corpus WER."""
     total = ErrorCounts()
     for reference, hypothesis in pairs:

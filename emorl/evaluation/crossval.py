@@ -2,9 +2,10 @@
 
 The folds are drawn once (``split_seed``) and reused for every seed, so seeds differ
 only in model initialisation. Scores are reported as mean ± std over all fold x seed
-runs. With a ``journal`` file, each finished run's predictions are written to it
-atomically, and a rerun with the same ``key`` skips the runs already there, so an
-interrupted cross-validation resumes instead of starting over.
+runs, the std being the sample standard deviation (``ddof=1``). With a ``journal`` file,
+each finished run's predictions are written to it atomically, and a rerun with the same
+``key`` skips the runs already there, so an interrupted cross-validation resumes instead
+of starting over.
 """
 
 from __future__ import annotations
@@ -59,8 +60,13 @@ class CVResult:
         return float(self.values(metric).mean())
 
     def std(self, metric: str) -> float:
-        """Population standard deviation (ddof=0) of ``metric`` over all runs."""
-        return float(self.values(metric).std(ddof=0))
+        """Sample standard deviation (``ddof=1``) of ``metric`` over all runs.
+
+        The runs are a sample of the fold x seed population, so the spread is divided by
+        ``runs - 1``; a single run has no spread and gives 0.0.
+        """
+        values = self.values(metric)
+        return float(values.std(ddof=1)) if values.size > 1 else 0.0
 
     def format(self, metric: str, digits: int = 3) -> str:
         """``"mean ± std"``, e.g. ``"0.608 ± 0.012"``."""

@@ -3,11 +3,14 @@
 WA (weighted accuracy) is plain accuracy; UA (unweighted accuracy) is the mean
 per-class recall. Both, and macro-F1, follow the paper's protocol. For the
 three-class sentiment set, SemEval-2017 task 4A's macro-averaged recall and
-F1^PN are added as extras.
+F1^PN are added as extras. The scores are scikit-learn's (``accuracy_score``,
+``balanced_accuracy_score``, ``precision_recall_fscore_support``, ``confusion_matrix``);
+the expected calibration error is computed here.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,19 +51,23 @@ def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: in
         bad = arr[(arr < 0) | (arr >= n_classes)]
         if bad.size:
             raise ValueError(f"{name} holds class index {int(bad[0])}, outside [0, {n_classes})")
-    flat = np.bincount(t * n_classes + p, minlength=n_classes * n_classes)
-    return flat.reshape(n_classes, n_classes).astype(np.int64)
+    from sklearn import metrics as _sk  # imported on use: keeps `import emorl` fast
+
+    return _sk.confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
 
 
 @dataclass
 class ClassificationReport:
     """Scores of one set of predictions.
 
-    ``ua`` (mean recall) and ``macro_f1`` average over the classes that have at least
-    one true sample, so a class absent from a (small) test fold does not count as 0.
-    ``per_class`` lists every class, absent ones included (precision or recall with a
-    zero denominator is 0). ``extra`` holds corpus-specific scores (SemEval-2017:
-    ``macro_recall``, ``f1_pn``).
+    ``ua`` (balanced accuracy: mean recall) averages over the classes that have at least
+    one true sample, as scikit-learn's ``balanced_accuracy_score`` does. ``macro_f1``
+    averages over every class in ``labels``, as ``f1_score(average="macro",
+    labels=all classes, zero_division=0)`` does: a class absent from the true labels
+    scores F1 = 0 (so it lowers the mean) and, when predicted, costs the predicted
+    class's precision. ``per_class`` lists every class, absent ones included (precision or
+    recall with a zero denominator is 0). ``extra`` holds corpus-specific scores
+    (SemEval-2017: ``macro_recall``, ``f1_pn``).
     """
 
     labels: tuple[str, ...]
@@ -91,35 +98,16 @@ class ClassificationReport:
         return out
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """Element-wise ``num / den`` with 0 where ``den`` is 0."""
-    num = num.astype(np.float64)
-    den = den.astype(np.float64)
-    out = np.zeros_like(num)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
-
-
-def _per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Precision, recall, F1 and support per class from a confusion matrix."""
-    tp = np.diag(cm)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
-    precision = _ratio(tp, predicted)
-    recall = _ratio(tp, support)
-    f1 = _ratio(2 * precision * recall, precision + recall)
-    return precision, recall, f1, support
-
-
 def classification_report(
     y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]
 ) -> ClassificationReport:
     """WA, UA, macro-F1, per-class scores and the confusion matrix of integer predictions.
 
-    ``labels[i]`` names class index ``i``. Empty input raises ``ValueError``. When the
-    labels are exactly negative/neutral/positive (any order), ``extra`` gets
-    SemEval-2017's ``macro_recall`` (mean recall over all three classes) and ``f1_pn``
-    (mean F1 of the positive and negative classes).
+    ``labels[i]`` names class index ``i``; ``macro_f1`` averages over all of them, also
+    classes with no true sample (see :class:`ClassificationReport`). Empty input raises
+    ``ValueError``. When the labels are exactly negative/neutral/positive (any order),
+    ``extra`` gets SemEval-2017's ``macro_recall`` (mean recall over all three classes)
+    and ``f1_pn`` (mean F1 of the positive and negative classes).
     """
     names = tuple(str(label) for label in labels)
     if not names:
@@ -128,9 +116,18 @@ def classification_report(
         raise ValueError(f"labels must be unique, got {names}")
     if len(y_true) == 0:
         raise ValueError("cannot score empty predictions")
+    from sklearn import metrics as _sk
+
     cm = confusion_matrix(y_true, y_pred, len(names))
-    precision, recall, f1, support = _per_class_scores(cm)
-    present = support > 0
+    t, p = _as_index_array(y_true, "y_true"), _as_index_array(y_pred, "y_pred")
+    every = np.arange(len(names))
+    precision, recall, f1, support = _sk.precision_recall_fscore_support(
+        t, p, labels=every, average=None, zero_division=0
+    )
+    with warnings.catch_warnings():
+        # "y_pred contains classes not in y_true": such classes have no recall to average
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        ua = _sk.balanced_accuracy_score(t, p)
     n = int(cm.sum())
     per_class = {
         name: {
@@ -144,9 +141,9 @@ def classification_report(
     report = ClassificationReport(
         labels=names,
         n=n,
-        accuracy=float(np.trace(cm) / n),
-        ua=float(recall[present].mean()),
-        macro_f1=float(f1[present].mean()),
+        accuracy=float(_sk.accuracy_score(t, p)),
+        ua=float(ua),
+        macro_f1=float(f1.mean()),
         per_class=per_class,
         confusion=cm,
     )

@@ -1,28 +1,29 @@
 """Deterministic data splits: shuffled (stratified) k-fold and holdout, and their
 speaker- or dialogue-exclusive variants.
 
-Every function is a pure function of its arguments and ``seed`` (numpy's
-``default_rng``). Index arrays are sorted int64; every k-fold index lies in
-exactly one test fold.
+The k-fold and group splits are scikit-learn's (:class:`~sklearn.model_selection.KFold`,
+:class:`~sklearn.model_selection.StratifiedKFold`, :class:`~sklearn.model_selection.GroupKFold`,
+:class:`~sklearn.model_selection.StratifiedGroupKFold`,
+:class:`~sklearn.model_selection.GroupShuffleSplit`), wrapped so that every function is a pure
+function of its arguments and ``seed`` (passed as ``random_state``). Index arrays are sorted
+int64; every k-fold index lies in exactly one test fold. The same seed gives other splits
+than the hand-written ones this module had before scikit-learn; each is still the same from
+run to run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import warnings
+from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 
 Fold = tuple[np.ndarray, np.ndarray]
 
 
-def _fold_pairs(assignment: np.ndarray, k: int) -> list[Fold]:
-    """(train, test) index pairs from a per-sample fold number."""
-    out = []
-    for fold in range(k):
-        test = np.flatnonzero(assignment == fold).astype(np.int64)
-        train = np.flatnonzero(assignment != fold).astype(np.int64)
-        out.append((train, test))
-    return out
+def _folds(split: Iterable[tuple[np.ndarray, np.ndarray]]) -> list[Fold]:
+    """scikit-learn's (train, test) pairs as sorted int64 arrays."""
+    return [(np.sort(tr).astype(np.int64), np.sort(te).astype(np.int64)) for tr, te in split]
 
 
 def _labels(stratify: Sequence | None, n: int) -> np.ndarray | None:
@@ -52,37 +53,20 @@ def _check_fraction(fraction: float) -> None:
 def kfold(n: int, k: int, *, seed: int, stratify: Sequence | None = None) -> list[Fold]:
     """Shuffled k-fold over ``range(n)``; stratified when ``stratify`` labels are given.
 
-    Unstratified: shuffled indices are dealt round-robin over the folds. Stratified: each
-    class (in sorted label order) is shuffled and dealt round-robin, the deal carrying on
-    from where the previous class stopped, so class counts and fold sizes differ by at
-    most one between folds. ``k < 2`` or ``k > n`` raises ``ValueError``.
+    Unstratified: scikit-learn's ``KFold(shuffle=True, random_state=seed)``, fold sizes
+    differ by at most one. Stratified: ``StratifiedKFold(shuffle=True, random_state=seed)``,
+    class counts and fold sizes differ by at most one between folds (scikit-learn warns
+    when a class has fewer than ``k`` samples). ``k < 2`` or ``k > n`` raises ``ValueError``.
     """
     if k < 2 or k > n:
         raise ValueError(f"k must satisfy 2 <= k <= n, got k={k}, n={n}")
+    from sklearn.model_selection import KFold, StratifiedKFold  # on use: keeps imports fast
+
     labels = _labels(stratify, n)
-    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 1))
     if labels is None:
-        order = rng.permutation(n)
-    else:
-        order = np.concatenate(
-            [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
-        )
-    assignment = np.empty(n, dtype=np.int64)
-    assignment[order] = np.arange(n) % k
-    return _fold_pairs(assignment, k)
-
-
-def _stratified_cost(
-    counts: np.ndarray, group_counts: np.ndarray, totals: np.ndarray
-) -> np.ndarray:
-    """Per candidate fold: mean over classes of the std of class shares across folds."""
-    k = counts.shape[0]
-    costs = np.empty(k)
-    for fold in range(k):
-        trial = counts.copy()
-        trial[fold] += group_counts
-        costs[fold] = (trial / totals).std(axis=0).mean()
-    return costs
+        return _folds(KFold(k, shuffle=True, random_state=seed).split(x))
+    return _folds(StratifiedKFold(k, shuffle=True, random_state=seed).split(x, labels))
 
 
 def group_kfold(
@@ -90,72 +74,53 @@ def group_kfold(
 ) -> list[Fold]:
     """Group-exclusive k-fold (speaker- or dialogue-exclusive): no group is on both sides.
 
-    Groups are shuffled with ``seed``, ordered largest first (ties keep the shuffled
-    order) and each put in the currently smallest fold (ties: lowest fold number). With
-    ``stratify`` labels, a group goes to the fold that keeps the per-class shares most
-    even (ties: smallest fold). Either way each fold first receives one group, so none is
-    empty. ``k < 2`` or ``k`` above the number of groups raises ``ValueError``.
+    Unstratified: scikit-learn's ``GroupKFold`` (each group, largest first, goes to the fold
+    with the fewest samples so far) over group ids shuffled with ``seed``, so ``seed``
+    decides between groups of equal size. With ``stratify`` labels:
+    ``StratifiedGroupKFold(shuffle=True, random_state=seed)`` (each group goes to the fold
+    that keeps the per-class shares most even); should that leave a fold without samples,
+    the unstratified split is returned instead, so no test fold is empty. ``k < 2`` or
+    ``k`` above the number of groups raises ``ValueError``.
     """
     ids, n_groups = _group_ids(groups)
     if k < 2 or k > n_groups:
         raise ValueError(f"k={k} folds need 2 <= k <= number of groups, got {n_groups} groups")
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
     labels = _labels(stratify, ids.size)
-    rng = np.random.default_rng(seed)
-    shuffled = rng.permutation(n_groups)
-    sizes = np.bincount(ids, minlength=n_groups)
-    order = shuffled[np.argsort(-sizes[shuffled], kind="stable")]
+    x = np.zeros((ids.size, 1))
     if labels is not None:
-        classes, label_ids = np.unique(labels, return_inverse=True)
-        per_group = np.zeros((n_groups, classes.size), dtype=np.int64)
-        np.add.at(per_group, (ids, label_ids), 1)
-        totals = per_group.sum(axis=0)
-        class_counts = np.zeros((k, classes.size), dtype=np.int64)
-    fold_sizes = np.zeros(k, dtype=np.int64)
-    group_fold = np.empty(n_groups, dtype=np.int64)
-    for g in order:
-        empty = np.flatnonzero(fold_sizes == 0)
-        if empty.size:
-            fold = int(empty[0])
-        elif labels is None:
-            fold = int(np.argmin(fold_sizes))
-        else:
-            costs = _stratified_cost(class_counts, per_group[g], totals)
-            fold = int(np.lexsort((np.arange(k), fold_sizes, costs))[0])
-        group_fold[g] = fold
-        fold_sizes[fold] += sizes[g]
-        if labels is not None:
-            class_counts[fold] += per_group[g]
-    return _fold_pairs(group_fold[ids], k)
+        with warnings.catch_warnings():
+            # "The least populated class in y has only n members": expected for rare classes
+            warnings.filterwarnings("ignore", message="The least populated class")
+            split = StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(x, labels, ids)
+            folds = _folds(split)
+        if all(test.size for _, test in folds):
+            return folds
+    shuffled = np.random.default_rng(seed).permutation(n_groups)[ids]
+    return _folds(GroupKFold(k).split(x, groups=shuffled))
 
 
 def group_holdout(
     groups: Sequence[Hashable], fraction: float, *, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Group-exclusive ``(train_idx, val_idx)`` with about ``fraction`` of samples in val.
+    """Group-exclusive ``(train_idx, val_idx)`` with about ``fraction`` of the groups in val.
 
-    Groups are visited in shuffled order; each joins validation when that brings the
-    validation size closer to ``fraction * n``. Each side keeps at least one group;
-    fewer than two groups, or a fraction outside (0, 1), raises ``ValueError``.
+    scikit-learn's ``GroupShuffleSplit`` with ``round(fraction * groups)`` validation groups,
+    clamped so that each side keeps at least one group; the share of samples follows the
+    share of groups only on average (groups differ in size). Fewer than two groups, or a
+    fraction outside (0, 1), raises ``ValueError``.
     """
     _check_fraction(fraction)
     ids, n_groups = _group_ids(groups)
     if n_groups < 2:
         raise ValueError(f"group_holdout needs at least 2 groups, got {n_groups}")
-    sizes = np.bincount(ids, minlength=n_groups)
-    target = fraction * ids.size
-    order = np.random.default_rng(seed).permutation(n_groups)
-    in_val = np.zeros(n_groups, dtype=bool)
-    val_size = 0
-    for g in order:
-        if abs(val_size + sizes[g] - target) < abs(val_size - target):
-            in_val[g] = True
-            val_size += sizes[g]
-    if not in_val.any():
-        in_val[order[0]] = True
-    if in_val.all():
-        in_val[order[-1]] = False
-    val_mask = in_val[ids]
-    return np.flatnonzero(~val_mask).astype(np.int64), np.flatnonzero(val_mask).astype(np.int64)
+    from sklearn.model_selection import GroupShuffleSplit
+
+    n_val = min(max(round(fraction * n_groups), 1), n_groups - 1)
+    split = GroupShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+    [(train, val)] = _folds(split.split(np.zeros((ids.size, 1)), groups=ids))
+    return train, val
 
 
 def _allocate(class_sizes: np.ndarray, total: int, fraction: float) -> np.ndarray:
@@ -178,7 +143,9 @@ def holdout(
 
     The test size is clamped to ``[1, n - 1]``. With ``stratify`` labels each class gives
     its share (largest-remainder rounding). ``n < 2`` or a fraction outside (0, 1)
-    raises ``ValueError``.
+    raises ``ValueError``. Kept by hand (numpy's ``default_rng(seed)``): scikit-learn's
+    stratified holdout refuses a class with a single sample, which small validation
+    splits meet.
     """
     _check_fraction(fraction)
     if n < 2:
