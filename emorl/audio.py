@@ -48,8 +48,21 @@ Bad input, and what happens (``AudioPolicy`` sets the choices)
       :class:`ClippedAudioWarning` and a note ``"clipped 3.1% of samples"``; ``"error"`` raises;
       ``"ignore"`` skips the check.
 
+    * a truncated file (a WAV whose header promises more samples than the file holds, or any
+      file that decodes to fewer frames than its header says): ``truncated="warn"`` (default)
+      issues :class:`TruncatedAudioWarning` and a note ``"truncated file: header promises
+      3.000 s, data holds 1.250 s (1.750 s missing)"``; ``"error"`` raises; ``"ignore"`` reads
+      what is there silently.
+
 The checks run on the samples as read (at the original rate, after any truncation), in that
 order; :func:`validate_samples` runs them on their own.
+
+Speech presence
+    :func:`detect_speech` runs the Silero voice-activity model (shipped inside faster-whisper,
+    as used by the ASR and the demo) on loaded audio and says how many seconds of speech it
+    holds. The emotion recognizers call it before claiming an emotion: white noise, music or a
+    tone gives no speech, and they abstain (see ``SpeechEmotionRecognizer.predict`` and
+    ``IEmoNet.predict``) instead of returning a confident emotion.
 """
 
 from __future__ import annotations
@@ -70,7 +83,11 @@ __all__ = [
     "AudioPolicy",
     "AudioWarning",
     "ClippedAudioWarning",
+    "NoSpeechWarning",
     "SilentAudioWarning",
+    "SpeechCheck",
+    "TruncatedAudioWarning",
+    "detect_speech",
     "load_audio",
     "load_audio_chunks",
     "resample",
@@ -106,6 +123,14 @@ class SilentAudioWarning(AudioWarning):
     """The audio is (almost) silent."""
 
 
+class TruncatedAudioWarning(AudioWarning):
+    """The file holds fewer samples than its header promises (cut off while copying?)."""
+
+
+class NoSpeechWarning(AudioWarning):
+    """The voice-activity detector found no speech: no emotion is claimed."""
+
+
 @dataclass(frozen=True)
 class AudioPolicy:
     """What to do with long, clipped, silent or short audio (see the module docstring)."""
@@ -117,12 +142,14 @@ class AudioPolicy:
     clip_fraction: float = 0.01
     silence_rms_dbfs: float = -60.0
     silence: Literal["error", "warn", "ignore"] = "error"
+    truncated: Literal["error", "warn", "ignore"] = "warn"
 
     def __post_init__(self) -> None:
         for name, allowed in (
             ("long_audio", ("error", "truncate", "chunk")),
             ("clipping", ("error", "warn", "ignore")),
             ("silence", ("error", "warn", "ignore")),
+            ("truncated", ("error", "warn", "ignore")),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -189,7 +216,7 @@ def load_audio(
             'long_audio="chunk" needs several results: call load_audio_chunks(...) instead'
         )
     target_sr = _check_rate(target_sr, "target_sr")
-    data, sr, name, notes = _read(source, sampling_rate, raw_sampling_rate)
+    data, sr, name, notes = _read(source, sampling_rate, raw_sampling_rate, policy)
     channels = data.shape[1]
     notes = list(notes)
     if policy.max_seconds is not None and policy.long_audio == "truncate":
@@ -231,7 +258,7 @@ def load_audio_chunks(
             f"chunk_seconds ({chunk_seconds}) must be <= policy.max_seconds ({policy.max_seconds})"
         )
     target_sr = _check_rate(target_sr, "target_sr")
-    data, sr, name, notes = _read(source, sampling_rate, raw_sampling_rate)
+    data, sr, name, notes = _read(source, sampling_rate, raw_sampling_rate, policy)
     channels = data.shape[1]
     whole_policy = replace(policy, long_audio="chunk", silence="ignore")
     notes = (*notes, *_validate(data, sr, name, whole_policy, stacklevel=3))
@@ -292,7 +319,10 @@ def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 
 
 def _read(
-    source: str | Path | np.ndarray, sampling_rate: int | None, raw_sampling_rate: int | None
+    source: str | Path | np.ndarray,
+    sampling_rate: int | None,
+    raw_sampling_rate: int | None,
+    policy: AudioPolicy = DEFAULT_POLICY,
 ) -> tuple[np.ndarray, int, str, tuple[str, ...]]:
     """(frames x channels float32 array, rate, source name, notes)."""
     if isinstance(source, np.ndarray):
@@ -309,7 +339,8 @@ def _read(
         return data, sr, ARRAY_SOURCE, notes
     if isinstance(source, (str, Path)):
         data, sr = _from_file(Path(source), sampling_rate, raw_sampling_rate)
-        return data, sr, str(source), ()
+        notes = _check_truncated(Path(source), data.shape[0], sr, policy, stacklevel=4)
+        return data, sr, str(source), notes
     kind = type(source).__name__
     raise TypeError(f"audio source must be a file path or a numpy array, got {kind}")
 
@@ -394,6 +425,62 @@ def _from_array(array: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 # --------------------------------------------------------------------------- checks
+
+
+def _wav_promised_frames(path: Path) -> int | None:
+    """Frames the ``data`` chunk of a RIFF/WAVE header declares (None: not a WAV, or unknown)."""
+    import struct
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = None
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = handle.read(size + (size & 1))
+                    if len(fmt) >= 14:
+                        block_align = struct.unpack("<H", fmt[12:14])[0]
+                    continue
+                if cid == b"data":
+                    # 0 and 0xFFFFFFFF mark a stream written without a final length
+                    if not block_align or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size // block_align
+                handle.seek(size + (size & 1), 1)
+    except OSError:
+        return None
+
+
+def _check_truncated(
+    path: Path, frames: int, sr: int, policy: AudioPolicy, *, stacklevel: int
+) -> tuple[str, ...]:
+    """Compare the frames read with what the header promises; note, warn or raise."""
+    if policy.truncated == "ignore" or path.suffix.lower() in RAW_SUFFIXES:
+        return ()
+    promised = _wav_promised_frames(path)
+    if promised is None:
+        try:
+            import soundfile as sf
+
+            promised = int(sf.info(str(path)).frames)
+        except Exception:  # the read itself succeeded; a header we cannot size is no fault
+            return ()
+    if promised <= frames:
+        return ()
+    problem = (
+        f"truncated file: header promises {promised / sr:.3f} s ({promised} frames), data "
+        f"holds {frames / sr:.3f} s ({frames} frames): {(promised - frames) / sr:.3f} s missing"
+    )
+    if policy.truncated == "error":
+        raise AudioError(str(path), problem)
+    warnings.warn(f"{path}: {problem}", TruncatedAudioWarning, stacklevel=stacklevel)
+    return (problem,)
 
 
 def _validate(
@@ -533,3 +620,59 @@ def _check_rate(rate: object, name: str, source: str | None = None) -> int:
             raise ValueError(message)
         raise AudioError(source, message)
     return int(rate)  # type: ignore[call-overload]
+
+
+# --------------------------------------------------------------------------- speech presence
+
+MIN_SPEECH_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class SpeechCheck:
+    """What the voice-activity detector found in a clip."""
+
+    speech_seconds: float
+    duration: float
+    min_speech_seconds: float = MIN_SPEECH_SECONDS
+
+    @property
+    def has_speech(self) -> bool:
+        return self.speech_seconds >= self.min_speech_seconds
+
+    @property
+    def note(self) -> str:
+        if self.has_speech:
+            return f"speech detected: {self.speech_seconds:.2f} s of {self.duration:.2f} s"
+        return (
+            f"no speech detected (voice-activity detector: {self.speech_seconds:.2f} s of "
+            f"{self.duration:.2f} s, below {self.min_speech_seconds:g} s): no emotion is claimed"
+        )
+
+
+def detect_speech(
+    audio: Audio | str | Path | np.ndarray,
+    sampling_rate: int | None = None,
+    *,
+    threshold: float = 0.5,
+    min_speech_seconds: float = MIN_SPEECH_SECONDS,
+) -> SpeechCheck:
+    """Seconds of speech in ``audio`` by the Silero VAD shipped inside faster-whisper.
+
+    ``audio`` is an :class:`Audio` (from :func:`load_audio`) or anything ``load_audio`` reads.
+    Speech is what the model scores at or above ``threshold`` (faster-whisper's default 0.5),
+    without padding; ``has_speech`` needs at least ``min_speech_seconds`` of it.
+    """
+    try:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+    except ImportError as err:  # a dependency of emorl; tolerate a partial install
+        raise ImportError(
+            "speech detection needs faster-whisper (its Silero VAD): pip install faster-whisper"
+        ) from err
+    clip = audio if isinstance(audio, Audio) else load_audio(audio, sampling_rate)
+    samples = clip.samples
+    if clip.sampling_rate != TARGET_SR:
+        samples = resample(samples, clip.sampling_rate, TARGET_SR)
+    options = VadOptions(threshold=threshold, speech_pad_ms=0, min_speech_duration_ms=0)
+    spans = get_speech_timestamps(np.asarray(samples, dtype=np.float32), options)
+    speech = sum(span["end"] - span["start"] for span in spans) / TARGET_SR
+    return SpeechCheck(float(speech), clip.duration, min_speech_seconds)

@@ -413,7 +413,8 @@ def test_predict_json_lines(four_class_model: Path, capsys: pytest.CaptureFixtur
 def test_predict_reads_stdin(
     four_class_model: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO("i am so sad\n\n   \nthis is great\n"))
+    # one row per line, in order (blank lines are an error: tests/test_robustness_text.py)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("i am so sad\nthis is great\n"))
     rc = main(["predict", "--model", str(four_class_model), "--json", "-"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err

@@ -52,7 +52,9 @@ def test_shipped_model_carries_its_provenance() -> None:
     assert config["label2id"] == {"neutral": 0, "happy": 1, "sad": 2, "angry": 3}
     assert {s["corpus"] for s in config["data"]["train"]} == {"meld", "dailydialog"}
     validation = config["metrics"]["validation"]
-    assert config["metrics"]["meld_dev"]["n"] == 897
+    # per-corpus figures are what `emorl evaluate ter` prints (the model card names it),
+    # not blocks pasted into the config
+    assert set(config["metrics"]) == {"validation"}
     assert validation["n"] > 5000 and 0.0 < validation["ua"] <= 1.0
     assert (DEFAULT_TER_DIR / "README.md").is_file()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from emorl.cli.common import console
+from emorl.cli.common import cli_audio_errors, console
 
 CORPUS_READERS = "ravdess, emodb, tess, cremad, iemocap, manifest"
 
@@ -109,7 +109,7 @@ def evaluate_asr(args: argparse.Namespace) -> int:
 
     items = read_speech_manifest(args.manifest, require_text=True)
     transcriber = _transcriber(args)
-    with warnings.catch_warnings(record=True) as caught:
+    with cli_audio_errors(("--raw-rate",)), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = evaluate_transcriber(
             items,
@@ -150,7 +150,7 @@ def transcribe_command(args: argparse.Namespace) -> int:
         raise ValueError("no audio files given (or use --corpus NAME --data PATH --out OUT.jsonl)")
     transcriber = _transcriber(args)
     for path in args.files:
-        with warnings.catch_warnings(record=True) as caught:
+        with cli_audio_errors(("--raw-rate",)), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             transcript = transcriber.transcribe(path)
         _show_warnings(caught)

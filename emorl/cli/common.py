@@ -3,15 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(stderr=True)
+
+
+# Hints in emorl.audio's messages that name Python parameters, and what the CLI offers instead.
+_CLI_AUDIO_HINTS = (
+    (
+        'pass policy=AudioPolicy(long_audio="truncate") to keep the start, or use '
+        "load_audio_chunks(...) to split it",
+        "pass --max-seconds S to accept longer audio, or --long-audio truncate to keep the start",
+    ),
+    ("max_seconds", "--max-seconds"),
+    ("pass raw_sampling_rate=...", "pass --raw-rate HZ"),
+    ("raw_sampling_rate", "--raw-rate"),
+)
+
+
+def cli_audio_message(
+    problem: str, offered: Sequence[str] = ("--max-seconds", "--raw-rate")
+) -> str:
+    """``problem`` with the Python parameters it names replaced by the CLI options offered."""
+    for python, cli in _CLI_AUDIO_HINTS:
+        if any(option in cli for option in offered):
+            problem = problem.replace(python, cli)
+    return problem
+
+
+@contextlib.contextmanager
+def cli_audio_errors(offered: Sequence[str] = ("--max-seconds", "--raw-rate")) -> Iterator[None]:
+    """Re-raise ``AudioError`` with hints naming the command's options, not Python parameters."""
+    from emorl.audio import AudioError
+
+    try:
+        yield
+    except AudioError as err:
+        raise AudioError(err.source, cli_audio_message(err.problem, offered)) from None
 
 
 def corpus_sources(names: Sequence[str] | None, paths: Sequence[str] | None, what: str = ""):
@@ -66,16 +102,68 @@ def add_training_options(parser: argparse.ArgumentParser, defaults: Any) -> None
     group.add_argument(
         "--class-weights", choices=("balanced", "none"), default=defaults.class_weights
     )
+    add_device_option(group)
 
 
 def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The training-config fields :func:`add_training_options` parsed."""
+    """The training-config fields :func:`add_training_options` parsed.
+
+    The device is checked here, before any data is read: asking for CUDA where it is not
+    available fails at once.
+    """
     return {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.lr,
         "class_weights": args.class_weights,
+        "device": checked_device(args),
     }
+
+
+def checked_device(args: argparse.Namespace) -> str:
+    """``args.device`` after checking that torch can use it."""
+    from emorl.recognizers.training import resolve_device
+
+    device = getattr(args, "device", "cpu")
+    resolve_device(device)
+    return device
+
+
+def skipped_summary(skipped: Mapping[str, Mapping[str, int]]) -> str | None:
+    """One line saying how many utterances were skipped, where and why (None: none were).
+
+    ``skipped`` maps a source (``meld:train_sent_emo.csv``) to ``{reason: count}``.
+    """
+    parts, total = [], 0
+    for source, reasons in skipped.items():
+        count = sum(reasons.values())
+        if not count:
+            continue
+        total += count
+        why = ", ".join(
+            f"{n} {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])
+        )
+        parts.append(f"{source}: {why}")
+    if not total:
+        return None
+    return f"skipped {total} utterance(s): " + "; ".join(parts)
+
+
+def print_skipped(skipped: Mapping[str, Mapping[str, int]]) -> None:
+    """Print :func:`skipped_summary` to stderr when anything was skipped."""
+    line = skipped_summary(skipped)
+    if line:
+        console.print(escape(line), soft_wrap=True)
+
+
+def add_device_option(parser: Any) -> None:
+    """``--device``: where training runs (CPU unless CUDA is asked for)."""
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device for training: cpu (default), cuda or cuda:N (an error when "
+        "CUDA is not available)",
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
-from emorl.cli.common import console, print_report
+from rich.markup import escape
+
+from emorl.cli.common import (
+    add_device_option,
+    checked_device,
+    cli_audio_errors,
+    console,
+    print_report,
+)
 
 TEXT_READERS = "meld, dailydialog"
 
@@ -14,7 +23,14 @@ TEXT_READERS = "meld, dailydialog"
 def register(train_kinds, evaluate_kinds, commands) -> None:
     """Add the bimodal commands to the parser."""
     recognize = commands.add_parser(
-        "recognize", help="emotion posteriors of a speech file with IEmoNet (speech + text)"
+        "recognize",
+        help="emotion posteriors of a speech file with IEmoNet (speech + text)",
+        description=(
+            "Emotion posteriors of one speech file with IEmoNet. The Silero voice-activity "
+            "detector checks the file holds speech first: without speech (noise, music, a "
+            "tone) no emotion is claimed (label null, abstained true in --json; with --text "
+            "the transcript alone is used)."
+        ),
     )
     recognize.add_argument("file", type=Path, help="audio file (any rate, mono or stereo)")
     recognize.add_argument("--text", default=None, help="the transcript (default: ASR)")
@@ -30,6 +46,30 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     )
     recognize.add_argument("--wer", type=float, default=0.06, help="word error rate for noisy")
     recognize.add_argument("--speaker", default=None, help="a speaker adapted in the SER")
+    recognize.add_argument(
+        "--max-seconds",
+        type=float,
+        default=60.0,
+        help="longest audio accepted, in seconds (default 60)",
+    )
+    recognize.add_argument(
+        "--long-audio",
+        choices=("error", "truncate"),
+        default="error",
+        help="audio longer than --max-seconds: stop with an error, or keep its start",
+    )
+    recognize.add_argument(
+        "--raw-rate",
+        type=int,
+        default=None,
+        metavar="HZ",
+        help="sampling rate of a headerless .raw/.pcm file (16-bit little-endian mono)",
+    )
+    recognize.add_argument(
+        "--no-speech-check",
+        action="store_true",
+        help="skip the voice-activity check (by default audio without speech gets no emotion)",
+    )
     recognize.add_argument("--json", action="store_true", help="print one JSON object")
     recognize.set_defaults(handler=run_recognize)
 
@@ -124,6 +164,7 @@ def _add_fusion_training(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--epochs", type=int, default=d.epochs)
     group.add_argument("--batch-size", type=int, default=d.batch_size)
     group.add_argument("--lr", type=float, default=d.learning_rate)
+    add_device_option(group)
 
 
 def _sources(args: argparse.Namespace):
@@ -138,22 +179,41 @@ def _sources(args: argparse.Namespace):
 
 
 def run_recognize(args: argparse.Namespace) -> int:
+    from emorl.audio import AudioError, AudioPolicy, NoSpeechWarning
     from emorl.recognizers.iemonet import IEmoNet
 
-    if not args.file.is_file():
+    if args.file.is_dir():
+        raise AudioError(str(args.file), "is a directory, not an audio file")
+    if not args.file.exists():
         raise FileNotFoundError(f"{args.file}: no such audio file")
+    if not args.max_seconds > 0:
+        raise ValueError(f"--max-seconds must be positive, got {args.max_seconds}")
+    policy = AudioPolicy(max_seconds=args.max_seconds, long_audio=args.long_audio)
     asr = None if args.transcripts in ("provided", "noisy", "none") else "default"
     model = IEmoNet.from_pretrained(args.model, asr=asr)
-    result = model.predict(
-        args.file, args.text, transcripts=args.transcripts, wer=args.wer, speaker=args.speaker
-    )
+    with cli_audio_errors(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoSpeechWarning)  # said below, in the result
+        result = model.predict(
+            args.file,
+            args.text,
+            transcripts=args.transcripts,
+            wer=args.wer,
+            speaker=args.speaker,
+            check_speech=not args.no_speech_check,
+            policy=policy,
+            raw_sampling_rate=args.raw_rate,
+        )
     data = {"file": str(args.file), **result.to_dict()}
     if args.json:
         print(json.dumps(data))
         return 0
     from rich.table import Table
 
-    table = Table(title=f"{args.file.name}: {result.label}")
+    for note in result.notes:
+        if note.startswith("no speech"):
+            console.print(f"[yellow]note:[/] {escape(note)}")
+    verdict = result.label if not result.abstained else "no emotion (no speech detected)"
+    table = Table(title=f"{escape(args.file.name)}: {verdict}")
     table.add_column("emotion")
     for column in ("fused", "ser", "ter"):
         table.add_column(column, justify="right")
@@ -180,7 +240,11 @@ def train_fusion(args: argparse.Namespace) -> int:
         ser=args.ser,
         fusion=FusionConfig(kind=args.kind, hidden_size=args.hidden_size, dropout=args.dropout),
         training=FusionTrainingConfig(
-            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            seed=args.seed,
+            device=checked_device(args),
         ),
         val_fraction=args.val_fraction,
         temperature=args.temperature,

@@ -15,6 +15,7 @@ from emorl.cli.common import (
     corpus_sources,
     print_cv,
     print_report,
+    print_skipped,
     training_kwargs,
 )
 
@@ -181,6 +182,13 @@ def train_ser(args: argparse.Namespace) -> int:
     )
     meta = run_train_ser(job)
     console.print(f"SER trained -> {args.out} ({meta['training']['seconds']:.0f} s)")
+    resumed = meta["training"].get("resumed")
+    if resumed:
+        console.print(
+            f"resumed from checkpoint at epoch {resumed['epoch']} step {resumed['step']} "
+            f"({resumed['seconds_before']:.1f} s of training before this run)"
+        )
+    print_skipped(meta["data"]["skipped"])
     if "metrics" in meta:
         validation = meta["metrics"]["validation"]
         print(
@@ -230,4 +238,6 @@ def evaluate_ser(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print_report(result, f"SER on {args.corpus[0]} ({result['n']} clips)", args.json)
+    if not args.json:
+        print_skipped({args.corpus[0]: result["skipped"]})
     return 0

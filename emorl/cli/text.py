@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from emorl.cli.common import (
@@ -19,8 +21,10 @@ from emorl.cli.common import (
     corpus_sources,
     print_cv,
     print_report,
+    print_skipped,
     training_kwargs,
 )
+from emorl.recognizers.text_input import TextInputError, UnreliableTextWarning, clean_text
 
 READERS = "semeval, meld, dailydialog, iemocap, manifest"
 EXAMPLE_TEXTS = (
@@ -94,11 +98,24 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     _add_recipe_options(evaluate, progress=False)
     evaluate.set_defaults(handler=evaluate_ter)
 
-    predict = commands.add_parser("predict", help="emotions of texts with a text recognizer")
+    predict = commands.add_parser(
+        "predict",
+        help="emotions of texts with a text recognizer",
+        description=(
+            "Emotions of texts. With '-', one text per line is read from stdin (UTF-8) and "
+            "the output has one row per input line, in order. A blank line, a line that is "
+            "not valid UTF-8 or one holding only control/zero-width characters is an error "
+            "naming the line (nothing is printed), so rows never shift against the input: "
+            "remove blank lines first (e.g. grep -v '^[[:space:]]*$'). Texts mostly in a "
+            "non-Latin script or outside the encoder's vocabulary are classified with a "
+            "warning that the prediction is unreliable."
+        ),
+    )
     predict.add_argument(
         "texts",
         nargs="*",
-        help="texts; '-' reads one per line from stdin; none: a few examples",
+        help="texts; '-' reads one per line from stdin (a blank line is an error); "
+        "none: a few examples",
     )
     predict.add_argument("--model", type=Path, default=None, help="model folder (default: shipped)")
     predict.add_argument("--json", action="store_true", help="print JSON lines")
@@ -187,6 +204,9 @@ def train_ter(args: argparse.Namespace) -> int:
         f"{outcome.result.examples_per_second:.1f} examples/s, "
         f"{outcome.result.seconds / 60:.1f} min"
     )
+    if outcome.result.resumed_note():
+        console.print(outcome.result.resumed_note())
+    print_skipped(outcome.skipped)
     if outcome.validation is not None:
         report = outcome.validation.to_dict()
         summary = {k: report[k] for k in ("n", "accuracy", "ua", "macro_f1")}
@@ -225,6 +245,8 @@ def evaluate_ter(args: argparse.Namespace) -> int:
     model = TextEmotionRecognizer.from_pretrained(args.model)
     result = run_evaluate_ter(model, sources[0], confusion_png=args.confusion)
     print_report(result, f"TER on {args.corpus[0]} ({result['n']} utterances)", args.json)
+    if not args.json:
+        print_skipped({args.corpus[0]: result["skipped"]})
     return 0
 
 
@@ -232,11 +254,13 @@ def predict_texts(args: argparse.Namespace) -> int:
     from emorl.recognizers.ter import TextEmotionRecognizer
     from emorl.recognizers.ter_workflow import predict_texts as predict
 
-    texts = list(args.texts) or list(EXAMPLE_TEXTS)
-    if texts == ["-"]:
-        texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    texts = _input_texts(args.texts)
     model = TextEmotionRecognizer.from_pretrained(args.model)
-    rows = predict(model, texts)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnreliableTextWarning)
+        rows = predict(model, texts)
+    for message in caught:
+        console.print(f"[yellow]warning:[/] {escape(str(message.message))}")
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -251,3 +275,35 @@ def predict_texts(args: argparse.Namespace) -> int:
         table.add_row(row["text"], row["label"], *(f"{probs[lab]:.2f}" for lab in model.labels))
     Console().print(table)
     return 0
+
+
+def _input_texts(arguments: list[str]) -> list[str]:
+    """The texts to classify: arguments, stdin lines (``-``) or the examples; validated.
+
+    Every text is checked here, so an error names the argument or the stdin line.
+    """
+    if not arguments:
+        return list(EXAMPLE_TEXTS)
+    if arguments == ["-"]:
+        buffer = getattr(sys.stdin, "buffer", None)
+        data = buffer.read() if buffer is not None else sys.stdin.read()
+        lines = data.splitlines() if data else []
+        if not lines:
+            raise TextInputError("no texts on stdin (predict - reads one text per line)")
+        texts = []
+        for number, line in enumerate(lines, 1):
+            where = f"stdin line {number}"
+            try:
+                clean_text(line, 1 << 20, where=where)
+            except TextInputError as err:
+                if not line.strip():
+                    raise TextInputError(
+                        f"{where} is blank: predict reads one text per line and keeps rows "
+                        "in line order (remove blank lines, e.g. grep -v '^[[:space:]]*$')"
+                    ) from None
+                raise err from None
+            texts.append(line.decode("utf-8") if isinstance(line, bytes) else line)
+        return texts
+    for number, text in enumerate(arguments, 1):
+        clean_text(text, 1 << 20, where=f"argument {number} ({text[:20]!a})")
+    return list(arguments)

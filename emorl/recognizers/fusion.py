@@ -28,6 +28,10 @@ from emorl.artifacts import (
     WEIGHTS_NAME,
     ModelFolderError,
     atomic_write,
+    check_head,
+    check_labels,
+    load_safetensors,
+    model_type_fields,
     require_model_folder,
     write_json,
 )
@@ -86,6 +90,16 @@ class FusionInputs:
     def __len__(self) -> int:
         return int(self.text.shape[0])
 
+    def to(self, device: torch.device | str) -> FusionInputs:
+        """The same inputs on ``device``."""
+
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
+        return FusionInputs(
+            self.text.to(device), self.speech.to(device), move(self.states), move(self.lengths)
+        )
+
     def subset(self, index: np.ndarray | torch.Tensor) -> FusionInputs:
         index = torch.as_tensor(index, dtype=torch.long)
         if self.states is None or self.lengths is None:
@@ -132,7 +146,7 @@ class AttentionFusion(nn.Module):
             raise ValueError("the attention fusion block needs the SER's frame states")
         query = self.query(self.dropout(inputs.text))
         steps = inputs.states.shape[1]
-        mask = torch.arange(steps)[None, :] < inputs.lengths[:, None]
+        mask = torch.arange(steps, device=inputs.lengths.device)[None, :] < inputs.lengths[:, None]
         scores = torch.einsum("nd,ntd->nt", query, self.key(inputs.states)) * self.scale
         weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
         return torch.einsum("nt,ntd->nd", weights, self.value(inputs.states)), weights
@@ -187,10 +201,11 @@ class FusionBlock:
         """Uncalibrated logits ``(n, len(labels))``."""
         self.net.eval()
         out = []
+        device = next(self.net.parameters()).device  # a GPU while training there
         with torch.inference_mode():
             for start in range(0, len(inputs), batch_size):
                 index = torch.arange(start, min(start + batch_size, len(inputs)))
-                out.append(self.net(inputs.subset(index)).float().numpy())
+                out.append(self.net(inputs.subset(index).to(device)).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), np.float32)
 
     def probabilities(self, inputs: FusionInputs, *, calibrated: bool = True) -> np.ndarray:
@@ -214,27 +229,30 @@ class FusionBlock:
 
     def config_dict(self) -> dict[str, Any]:
         """The JSON stored beside the weights."""
+        skip = ("label2id", "temperature", "model_type", "architectures")
         return {
             "type": MODEL_TYPE,
+            **model_type_fields(MODEL_TYPE),
             "emorl_version": __version__,
             "model": {**asdict(self.config), "labels": list(self.labels)},
             "label2id": {label: i for i, label in enumerate(self.labels)},
             "temperature": self.temperature,
-            **{k: v for k, v in self.metadata.items() if k not in ("label2id", "temperature")},
+            **{k: v for k, v in self.metadata.items() if k not in skip},
         }
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, *, kind: str = MODEL_TYPE) -> FusionBlock:
         """Load a block saved by :meth:`save_pretrained` (``kind`` is the config's type)."""
-        from safetensors.torch import load_file
-
         folder = Path(folder)
         saved = require_model_folder(folder, kind)
         if "model" not in saved:
             raise ModelFolderError(f"{folder / 'config.json'}: no 'model' field")
+        check_labels(saved, folder)
         config = FusionConfig.from_dict(saved["model"])
         net = build_fusion_net(config)
-        state = load_file(str(folder / WEIGHTS_NAME))
+        state = load_safetensors(folder / WEIGHTS_NAME)
+        if "classifier.weight" in state:
+            check_head(state["classifier.weight"].shape[0], config.labels, WEIGHTS_NAME, folder)
         expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         found = {k: tuple(v.shape) for k, v in state.items()}
         if expected != found:
@@ -246,7 +264,11 @@ class FusionBlock:
                 "are missing, unexpected or of another shape"
             )
         net.load_state_dict(state)
-        metadata = {k: v for k, v in saved.items() if k not in ("type", "model", "temperature")}
+        metadata = {
+            k: v
+            for k, v in saved.items()
+            if k not in ("type", "model", "temperature", "model_type", "architectures")
+        }
         return cls(config, net, temperature=float(saved.get("temperature", 1.0)), metadata=metadata)
 
 

@@ -23,7 +23,13 @@ from emorl.recognizers.fusion_features import ser_frame_states
 from emorl.recognizers.ser import SpeechEmotionRecognizer
 from emorl.recognizers.ser_training import normalizer_for
 from emorl.recognizers.ter import TextEmotionRecognizer
-from emorl.recognizers.training import TrainingConfig, TrainingResult, run_epochs
+from emorl.recognizers.training import (
+    TrainingConfig,
+    TrainingResult,
+    key_settings,
+    resolve_device,
+    run_epochs,
+)
 
 
 @dataclass
@@ -87,15 +93,18 @@ def train_fusion(
         )
     if block.needs_states and inputs.states is None:
         raise ValueError("the attention block needs SER frame states (speech_outputs states=True)")
+    device = resolve_device(training.device)
     weights = torch.tensor(training.class_weight_vector(y, n_classes), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    loss_fn = nn.CrossEntropyLoss(weight=weights).to(device)
+    block.net.to(device)
     optimizer = torch.optim.Adam(
         block.net.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
     )
     target = torch.from_numpy(y)
 
     def loss_of_batch(batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        loss = loss_fn(block.net(inputs.subset(batch)), target[torch.from_numpy(batch)])
+        logits = block.net(inputs.subset(batch).to(device))
+        loss = loss_fn(logits, target[torch.from_numpy(batch)].to(device))
         return loss, loss
 
     validate = val_inputs is not None and val_labels is not None
@@ -105,21 +114,24 @@ def train_fusion(
         return {"accuracy": report.accuracy, "ua": report.ua}
 
     key = json.dumps(
-        {"model": asdict(block.config), "training": asdict(training), "n": len(y)},
+        {"model": asdict(block.config), "training": key_settings(training), "n": len(y)},
         sort_keys=True,
         default=list,
     )
-    result = run_epochs(
-        block.net,
-        len(y),
-        loss_of_batch,
-        optimizer,
-        training.loop_settings(f"training fusion ({block.config.kind})"),
-        evaluate=evaluate if validate else None,
-        checkpoint_dir=checkpoint_dir,
-        key=key,
-        progress=progress,
-    )
+    try:
+        result = run_epochs(
+            block.net,
+            len(y),
+            loss_of_batch,
+            optimizer,
+            training.loop_settings(f"training fusion ({block.config.kind})"),
+            evaluate=evaluate if validate else None,
+            checkpoint_dir=checkpoint_dir,
+            key=key,
+            progress=progress,
+        )
+    finally:
+        block.net.to("cpu")  # the block is saved and used on the CPU
     if validate:
         result.validation = evaluate_fusion(block, val_inputs, val_labels)
     return result

@@ -17,6 +17,13 @@ Single-branch calls: with no audio, the fused posteriors are the TER's; with aud
 usable transcript (no ASR, ``transcripts="none"``, or the ASR heard no words) they are
 the SER's. ``branches`` in the result says which branches contributed.
 
+No speech, no emotion: before the SER or the ASR hear a clip, the Silero voice-activity
+detector (``emorl.audio.detect_speech``) checks it holds speech. Without speech (white
+noise, a tone, music), the clip contributes nothing: the result is the TER's on a provided
+transcript, or, with no transcript, an abstention: ``abstained`` is True, ``label`` is
+None, ``fused`` holds equal posteriors and ``branches`` is empty. ``notes`` says why, and
+a ``NoSpeechWarning`` is issued. ``check_speech=False`` turns the check off.
+
 On disk an IEmoNet folder holds only the fusion block (``model.safetensors``) and a
 ``config.json`` naming the TER and SER folders (a shipped model's name, or a path) with
 the SHA-256 of their weights, so a mismatched sub-model is refused at load time.
@@ -33,7 +40,13 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from emorl.artifacts import WEIGHTS_NAME, ModelFolderError, require_model_folder, write_json
+from emorl.artifacts import (
+    WEIGHTS_NAME,
+    ModelFolderError,
+    model_type_fields,
+    require_model_folder,
+    write_json,
+)
 from emorl.recognizers.fusion import FusionBlock, softmax
 from emorl.recognizers.fusion_features import fusion_inputs, speech_outputs
 from emorl.recognizers.ser import SpeechEmotionRecognizer
@@ -44,7 +57,7 @@ MODEL_TYPE = "iemonet"
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_IEMONET_DIR = MODELS_DIR / "iemonet-4class"
 TranscriptMode = Literal["auto", "provided", "asr", "noisy", "none"]
-STAGES: tuple[str, ...] = ("asr", "features", "ser", "ter", "fusion")
+STAGES: tuple[str, ...] = ("vad", "asr", "features", "ser", "ter", "fusion")
 
 
 def weights_fingerprint(folder: str | Path) -> str:
@@ -101,15 +114,20 @@ class IEmoNetPrediction:
     ter: dict[str, float] | None = None
     branches: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    abstained: bool = False
+    notes: tuple[str, ...] = ()
 
     @property
-    def label(self) -> str:
-        """The most probable fused label."""
+    def label(self) -> str | None:
+        """The most probable fused label; None when the model abstained (no speech)."""
+        if self.abstained:
+            return None
         return max(self.fused, key=self.fused.__getitem__)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
+            "abstained": self.abstained,
             "labels": list(self.labels),
             "transcript": self.transcript,
             "transcript_source": self.transcript_source,
@@ -117,6 +135,7 @@ class IEmoNetPrediction:
             "fused": self.fused,
             "ser": self.ser,
             "ter": self.ter,
+            "notes": list(self.notes),
             "timings": {k: round(v, 5) for k, v in self.timings.items()},
         }
 
@@ -218,8 +237,8 @@ class IEmoNet:
             if what not in self.parts:
                 self.parts[what] = model.save_pretrained(folder / what)
         self.fusion.save_pretrained(folder, **metadata)
-        config = self.fusion.config_dict()
-        config["type"] = MODEL_TYPE
+        config = {"type": MODEL_TYPE, **model_type_fields(MODEL_TYPE)}
+        config.update({k: v for k, v in self.fusion.config_dict().items() if k not in config})
         config["parts"] = {
             what: part_reference(self.parts[what], folder) for what in ("ter", "ser")
         }
@@ -272,26 +291,63 @@ class IEmoNet:
         seed: int = 0,
         sampling_rate: int | None = None,
         speaker: str | None = None,
+        check_speech: bool = True,
+        policy: Any | None = None,
+        raw_sampling_rate: int | None = None,
     ) -> IEmoNetPrediction:
         """Posteriors of one utterance (see the module docstring for the modes).
 
         ``speaker`` names a speaker adapted with ``model.ser.adapt_speaker``; without one
-        the SER normalises with its training set's global statistics.
+        the SER normalises with its training set's global statistics. ``policy`` (an
+        ``emorl.audio.AudioPolicy``) and ``raw_sampling_rate`` are passed to
+        ``emorl.audio.load_audio``. ``check_speech`` runs the voice-activity check.
         """
         if audio is None and transcript is None:
             raise ValueError("predict needs audio, a transcript, or both")
+        if audio is not None and not isinstance(audio, (str, Path, np.ndarray)):
+            raise TypeError(
+                f"audio must be a file path or a numpy array, got {type(audio).__name__}"
+            )
+        if transcript is not None and not isinstance(transcript, str):
+            raise TypeError(
+                f"transcript must be a string, got {type(transcript).__name__} "
+                "(audio is the first argument, the transcript the second)"
+            )
+        if audio is None and not transcript.strip():
+            raise ValueError("the transcript is empty and no audio was given: nothing to recognise")
         timings = dict.fromkeys(STAGES, 0.0)
+        notes: list[str] = []
         begun = time.perf_counter()
         clip = None
         if audio is not None:
-            from emorl.audio import load_audio
+            from emorl.audio import DEFAULT_POLICY, load_audio
 
-            clip = load_audio(audio, sampling_rate)
+            clip = load_audio(
+                audio,
+                sampling_rate,
+                policy=policy or DEFAULT_POLICY,
+                raw_sampling_rate=raw_sampling_rate,
+            )
+            notes += clip.notes
         mode = transcripts
         if audio is None and mode in ("asr", "none"):
             raise ValueError(f"transcripts={mode!r} needs audio")
         if audio is None and mode == "auto":
             mode = "provided"
+        if clip is not None and check_speech:
+            import warnings
+
+            from emorl.audio import NoSpeechWarning, detect_speech
+
+            t0 = time.perf_counter()
+            speech = detect_speech(clip)
+            timings["vad"] = time.perf_counter() - t0
+            if not speech.has_speech:
+                notes.append(speech.note)
+                warnings.warn(f"{clip.source}: {speech.note}", NoSpeechWarning, stacklevel=2)
+                clip = None  # neither the SER nor the ASR hears a clip without speech
+                if mode == "asr" or (mode == "auto" and transcript is None):
+                    mode = "none"
         t0 = time.perf_counter()
         text, source = self._transcript(clip, transcript, mode, wer, seed, None)
         timings["asr"] = time.perf_counter() - t0 if source == "asr" else 0.0
@@ -319,14 +375,21 @@ class IEmoNet:
                 logits = self.ser.net.classifier(torch.from_numpy(speech_feat))
             probs["ser"] = softmax(logits.numpy())[0]
             timings["ser"] = time.perf_counter() - t0
+        abstained = False
         if text_feat is not None and speech_feat is not None:
             t0 = time.perf_counter()
             fused = self.fusion.probabilities(fusion_inputs(text_feat, speech_feat, states))[0]
             timings["fusion"] = time.perf_counter() - t0
             branches: tuple[str, ...] = ("ter", "ser")
-        else:
+        elif text_feat is not None or speech_feat is not None:
             branches = ("ter",) if text_feat is not None else ("ser",)
             fused = probs[branches[0]]
+        else:
+            # no speech in the audio and no transcript to read: claim no emotion
+            abstained, branches = True, ()
+            fused = np.full(len(self.labels), 1.0 / len(self.labels), dtype=np.float32)
+            if not any(n.startswith("no speech") for n in notes):
+                notes.append("no usable transcript and no speech: no emotion is claimed")
         timings["total"] = time.perf_counter() - begun
 
         def labelled(row: np.ndarray | None) -> dict[str, float] | None:
@@ -341,6 +404,8 @@ class IEmoNet:
             ter=labelled(probs.get("ter")),
             branches=branches,
             timings=timings,
+            abstained=abstained,
+            notes=tuple(notes),
         )
 
     def predict_proba(

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from emorl.artifacts import data_reference
 from emorl.data import load_corpus
 from emorl.data.paired import PairedSet, pair_by_label
 from emorl.evaluation import classification_report, expected_calibration_error
@@ -54,8 +55,8 @@ class PairedSources:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "speech": {"corpus": self.speech_corpus, "path": str(self.speech)},
-            "texts": [{"corpus": n, "path": str(p)} for n, p in self.texts],
+            "speech": data_reference(self.speech_corpus, self.speech),
+            "texts": [data_reference(n, p) for n, p in self.texts],
             "groups": self.groups,
             "pairing_seed": self.seed,
         }

@@ -10,6 +10,17 @@ each speaker with that speaker's own statistics. For a new speaker, give a few o
 unlabelled clips to :meth:`adapt_speaker` (or pass ``speaker=`` with clips already
 adapted); a clip from an unknown speaker falls back to the training set's global
 statistics, with a warning once per speaker.
+
+Input shapes: one clip is a path or a numpy array; a 2-D array is one multi-channel clip
+(``(n, channels)`` or ``(channels, n)``, downmixed by ``emorl.audio``), never a batch. A
+batch is a list (or tuple) of clips.
+
+No speech, no emotion: :meth:`predict_proba` and :meth:`predict` first run the Silero
+voice-activity detector (``emorl.audio.detect_speech``). A clip without speech (white
+noise, a tone, music) is not given an emotion: ``predict`` returns ``None`` for it and
+``predict_proba`` equal posteriors (``1 / len(labels)`` each), with a ``NoSpeechWarning``
+saying which clips. ``check_speech=False`` turns the check off. The array methods
+(``probabilities``, ``features``, ``*_from_frames``), used on labelled corpora, do not check.
 """
 
 from __future__ import annotations
@@ -27,6 +38,10 @@ from emorl.artifacts import (
     WEIGHTS_NAME,
     ModelFolderError,
     atomic_write,
+    check_head,
+    check_labels,
+    load_safetensors,
+    model_type_fields,
     require_model_folder,
     write_json,
 )
@@ -131,25 +146,36 @@ class SpeechEmotionRecognizer:
         cls, folder: str | Path | None = None, *, cache_dir: str | Path | None = None
     ) -> SpeechEmotionRecognizer:
         """Load a saved recognizer (the shipped default when ``folder`` is None)."""
-        from safetensors.torch import load_file
-
         folder = Path(folder) if folder is not None else DEFAULT_SER_DIR
         saved = require_model_folder(folder, MODEL_TYPE)
+        check_labels(saved, folder)
         config = SERConfig.from_dict(saved["model"])
-        state = load_file(str(folder / WEIGHTS_NAME))
+        if not isinstance(saved.get("input_size"), int):
+            raise ModelFolderError(f"{folder / 'config.json'}: input_size must be an integer")
+        state = load_safetensors(folder / WEIGHTS_NAME)
         net = SERNet(config.net_config(int(saved["input_size"])))
         weights = {k[len("net.") :]: v for k, v in state.items() if k.startswith("net.")}
-        missing, unexpected = net.load_state_dict(weights, strict=False)
-        if missing or unexpected:
+        if "classifier.weight" in weights:
+            check_head(weights["classifier.weight"].shape[0], config.labels, WEIGHTS_NAME, folder)
+        expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        missing = sorted(set(expected) - set(weights))
+        unexpected = sorted(set(weights) - set(expected))
+        wrong = sorted(k for k in set(expected) & set(weights) if expected[k] != weights[k].shape)
+        if missing or unexpected or wrong:
             raise ModelFolderError(
                 f"{folder / WEIGHTS_NAME} does not match its config: "
-                f"missing {missing[:3]}, unexpected {unexpected[:3]}"
+                f"missing {missing[:3]}, unexpected {unexpected[:3]}, other shape {wrong[:3]}"
             )
+        net.load_state_dict(weights)
         normalizer = FeatureNormalizer.from_arrays(
             {k: v.numpy() for k, v in state.items() if k.startswith("norm.")},
             config.normalization,
         )
-        metadata = {k: v for k, v in saved.items() if k not in ("type", "model")}
+        metadata = {
+            k: v
+            for k, v in saved.items()
+            if k not in ("type", "model", "model_type", "architectures")
+        }
         return cls(config, net, normalizer, metadata=metadata, cache_dir=cache_dir)
 
     def save_pretrained(self, folder: str | Path, **metadata: Any) -> Path:
@@ -168,12 +194,17 @@ class SpeechEmotionRecognizer:
         self.metadata.update(metadata)
         config = {
             "type": MODEL_TYPE,
+            **model_type_fields(MODEL_TYPE),
             "emorl_version": __version__,
             "model": {**asdict(self.config), "labels": list(self.config.labels)},
             "label2id": {label: i for i, label in enumerate(self.labels)},
             "input_size": self.net.config.input_size,
             "feature_key": self.extractor.config.key(),
-            **{k: v for k, v in self.metadata.items() if k not in ("label2id", "input_size")},
+            **{
+                k: v
+                for k, v in self.metadata.items()
+                if k not in ("label2id", "input_size", "model_type", "architectures")
+            },
         }
         write_json(folder / "config.json", config)
         return folder
@@ -238,15 +269,17 @@ class SpeechEmotionRecognizer:
         speakers = list(speakers) if speakers is not None else [None] * len(sequences)
         chunks = []
         self.net.eval()
+        device = next(self.net.parameters()).device  # a GPU while training there
         with torch.inference_mode():
             for start in range(0, len(sequences), batch_size):
                 x, lengths = self.batch(
                     sequences[start : start + batch_size], speakers[start : start + batch_size]
                 )
+                x, lengths = x.to(device), lengths.to(device)
                 if output == "proba":
-                    chunks.append(torch.softmax(self.net(x, lengths), dim=-1).numpy())
+                    chunks.append(torch.softmax(self.net(x, lengths), dim=-1).cpu().numpy())
                 else:
-                    chunks.append(self.net.features(x, lengths).numpy())
+                    chunks.append(self.net.features(x, lengths).cpu().numpy())
         return np.concatenate(chunks).astype(np.float32)
 
     def probabilities_from_frames(
@@ -270,16 +303,55 @@ class SpeechEmotionRecognizer:
         return self._run(sequences, speakers, batch_size, "features")
 
     # ------------------------------------------------------------------ inference
-    def _frames_of(
-        self, audio: AudioInput | Sequence[AudioInput], sampling_rate: int | None
-    ) -> tuple[list[np.ndarray], bool]:
-        single = isinstance(audio, (str, Path)) or (
-            isinstance(audio, np.ndarray) and audio.ndim == 1
-        )
+    @staticmethod
+    def _clips(audio: AudioInput | Sequence[AudioInput]) -> tuple[list[AudioInput], bool]:
+        # an array is always one clip: (2, n) is stereo (downmixed), not a batch of two
+        single = isinstance(audio, (str, Path, np.ndarray))
+        if not single and not isinstance(audio, (list, tuple)):
+            raise TypeError(
+                "audio must be a path, a numpy array (one clip, mono or multi-channel) or a "
+                f"list of them, got {type(audio).__name__}"
+            )
         clips = [audio] if single else list(audio)
         if not clips:
             raise ValueError("no audio given (empty batch)")
+        return clips, single
+
+    def _frames_of(
+        self, audio: AudioInput | Sequence[AudioInput], sampling_rate: int | None
+    ) -> tuple[list[np.ndarray], bool]:
+        clips, single = self._clips(audio)
         return [self.frames(clip, sampling_rate) for clip in clips], single
+
+    def speech_checks(
+        self, audio: AudioInput | Sequence[AudioInput], *, sampling_rate: int | None = None
+    ) -> list[Any]:
+        """``emorl.audio.SpeechCheck`` of each clip (voice-activity detection)."""
+        from emorl.audio import detect_speech
+
+        clips, _ = self._clips(audio)
+        # as in ``frames``: a file's own rate is used, ``sampling_rate`` is for arrays
+        return [
+            detect_speech(clip, None if isinstance(clip, (str, Path)) else sampling_rate)
+            for clip in clips
+        ]
+
+    def _abstain(self, probs: np.ndarray, checks: Sequence[Any]) -> list[bool]:
+        """Equal posteriors for clips without speech (in place); which clips abstained."""
+        import warnings
+
+        from emorl.audio import NoSpeechWarning
+
+        silent = [i for i, check in enumerate(checks) if not check.has_speech]
+        if silent:
+            probs[silent] = 1.0 / len(self.labels)
+            warnings.warn(
+                f"{len(silent)} clip(s) (first: index {silent[0]}) hold no speech: "
+                f"{checks[silent[0]].note}",
+                NoSpeechWarning,
+                stacklevel=3,
+            )
+        return [i in silent for i in range(len(checks))]
 
     def probabilities(
         self,
@@ -309,9 +381,36 @@ class SpeechEmotionRecognizer:
         *,
         sampling_rate: int | None = None,
         speaker: str | None = None,
+        check_speech: bool = True,
     ) -> dict[str, float] | list[dict[str, float]]:
-        """Labelled posteriors: a dict for one clip, a list of dicts for several."""
+        """Labelled posteriors: a dict for one clip, a list of dicts for several.
+
+        A clip without speech gets equal posteriors and a ``NoSpeechWarning`` (see the
+        module docstring); ``check_speech=False`` skips the voice-activity check.
+        """
         sequences, single = self._frames_of(audio, sampling_rate)
         probs = self.probabilities_from_frames(sequences, [speaker] * len(sequences))
+        if check_speech:
+            self._abstain(probs, self.speech_checks(audio, sampling_rate=sampling_rate))
         labelled = [dict(zip(self.labels, map(float, row), strict=True)) for row in probs]
         return labelled[0] if single else labelled
+
+    def predict(
+        self,
+        audio: AudioInput | Sequence[AudioInput],
+        *,
+        sampling_rate: int | None = None,
+        speaker: str | None = None,
+        check_speech: bool = True,
+    ) -> str | None | list[str | None]:
+        """The most probable label of each clip; ``None`` where the clip holds no speech."""
+        sequences, single = self._frames_of(audio, sampling_rate)
+        probs = self.probabilities_from_frames(sequences, [speaker] * len(sequences))
+        abstained = [False] * len(sequences)
+        if check_speech:
+            abstained = self._abstain(probs, self.speech_checks(audio, sampling_rate=sampling_rate))
+        names = [
+            None if skip else self.labels[int(i)]
+            for i, skip in zip(probs.argmax(axis=1), abstained, strict=True)
+        ]
+        return names[0] if single else names

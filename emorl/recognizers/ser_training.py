@@ -21,7 +21,13 @@ from torch import nn
 from emorl.evaluation import ClassificationReport, classification_report
 from emorl.recognizers.ser import SpeechEmotionRecognizer
 from emorl.recognizers.speech_features import FeatureNormalizer
-from emorl.recognizers.training import TrainingConfig, TrainingResult, run_epochs
+from emorl.recognizers.training import (
+    TrainingConfig,
+    TrainingResult,
+    key_settings,
+    resolve_device,
+    run_epochs,
+)
 
 
 @dataclass
@@ -125,17 +131,20 @@ def train_ser(
     model.normalizer = FeatureNormalizer.fit(
         list(sequences), mode, [str(s) for s in speakers] if speakers is not None else None
     )
+    device = resolve_device(training.device)
     x, lengths = model.batch(list(sequences), speakers)
     weights = training.class_weight_vector(y, n_classes)
-    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32)).to(device)
+    model.net.to(device)
     optimizer = torch.optim.Adam(model.net.parameters(), lr=training.learning_rate)
     target = torch.from_numpy(y)
 
     def loss_of_batch(batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.from_numpy(batch)
         batch_lengths = lengths[index]
-        frames = augment(x[index], batch_lengths, training)
-        loss = loss_fn(model.net(frames, batch_lengths), target[index])
+        frames = augment(x[index], batch_lengths, training)  # on the CPU: same draws anywhere
+        logits = model.net(frames.to(device), batch_lengths.to(device))
+        loss = loss_fn(logits, target[index].to(device))
         return loss, loss
 
     validate = val_sequences is not None and val_labels is not None
@@ -147,21 +156,24 @@ def train_ser(
         return {"accuracy": report.accuracy, "ua": report.ua, "macro_f1": report.macro_f1}
 
     key = json.dumps(
-        {"model": asdict(model.config), "training": asdict(training), "n": len(y)},
+        {"model": asdict(model.config), "training": key_settings(training), "n": len(y)},
         sort_keys=True,
         default=list,
     )
-    result = run_epochs(
-        model.net,
-        len(y),
-        loss_of_batch,
-        optimizer,
-        training.loop_settings("training SER"),
-        evaluate=evaluate if validate else None,
-        checkpoint_dir=checkpoint_dir,
-        key=key,
-        progress=progress,
-    )
+    try:
+        result = run_epochs(
+            model.net,
+            len(y),
+            loss_of_batch,
+            optimizer,
+            training.loop_settings("training SER"),
+            evaluate=evaluate if validate else None,
+            checkpoint_dir=checkpoint_dir,
+            key=key,
+            progress=progress,
+        )
+    finally:
+        model.net.to("cpu")  # the model is saved and used on the CPU
     if validate:
         # the last epoch's report, unless a better earlier epoch was restored
         restored = result.best_epoch not in (None, len(result.history["train_loss"]))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from emorl.artifacts import data_reference, source_key, staged_folder
 from emorl.audio import AudioError
 from emorl.data import Corpus, load_corpus
 from emorl.emotions import FOUR_CLASS, LabelMode
@@ -35,7 +36,7 @@ from emorl.recognizers.ser_training import (
 )
 from emorl.recognizers.speech_features import FeatureExtractionError, SpeechFeatureExtractor
 from emorl.recognizers.ter_workflow import CorpusSource
-from emorl.recognizers.training import CHECKPOINT_NAME
+from emorl.recognizers.training import CHECKPOINT_NAME, key_settings
 
 # finished fold x seed runs of a cross-validation, so an interrupted one resumes
 CV_JOURNAL = "crossval_runs.json"
@@ -171,7 +172,7 @@ def run_train_ser(job: SERTrainJob) -> dict[str, Any]:
     config = SERConfig(**{**asdict(job.model), "labels": data.labels})
     input_size = data.arrays[0].shape[1]
     model = SpeechEmotionRecognizer.create(config, seed=job.training.seed, input_size=input_size)
-    job.out.mkdir(parents=True, exist_ok=True)
+    job.out.mkdir(parents=True, exist_ok=True)  # holds the checkpoint while training
     result = train_ser(
         model,
         train.arrays,
@@ -184,39 +185,46 @@ def run_train_ser(job: SERTrainJob) -> dict[str, Any]:
         checkpoint_dir=job.out,
         progress=job.progress,
     )
+    training_meta = {
+        **asdict(job.training),
+        "seconds": round(result.seconds, 1),
+        "seconds_per_epoch": round(result.seconds / max(len(result.history["train_loss"]), 1), 2),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+    }
+    if result.resumed:
+        training_meta["resumed"] = result.resumed
     metadata = {
-        "training": {
-            **asdict(job.training),
-            "seconds": round(result.seconds, 1),
-            "seconds_per_epoch": round(
-                result.seconds / max(len(result.history["train_loss"]), 1), 2
-            ),
-            "history": result.history,
-            "best_epoch": result.best_epoch,
-        },
+        "training": training_meta,
         "data": {
-            "train": [{"corpus": s.name, "path": str(s.path)} for s in job.train],
+            "train": [data_reference(s.name, s.path) for s in job.train],
             "label_mode": job.label_mode,
             "train_speakers": sorted(set(train.speakers)),
             "val_speakers": sorted(set(val.speakers)) if val else [],
             "train_counts": train.counts(),
             "val_counts": val.counts() if val else {},
-            "skipped": {c.name: dict(c.skipped) for c in corpora},
+            "skipped": {
+                source_key(s.name, s.path): dict(c.skipped)
+                for s, c in zip(job.train, corpora, strict=True)
+            },
         },
     }
-    if val is not None:
-        report = evaluate_ser(model, val.arrays, val.y, val.speakers)
-        metadata["metrics"] = {
-            "validation": {k: v for k, v in report.to_dict().items() if k != "per_class"}
-        }
-        plot_confusion_matrix(
-            report.confusion,
-            data.labels,
-            job.out / "confusion_validation.png",
-            title="SER validation",
-        )
-    model.save_pretrained(job.out, **metadata)
-    plot_learning_curves(result.history, job.out / "learning_curve.png", title="SER training")
+    # The folder is written whole or not at all: weights, config, metrics and plots go
+    # into a sibling first, which then replaces ``job.out`` (and its checkpoint).
+    with staged_folder(job.out) as stage:
+        if val is not None:
+            report = evaluate_ser(model, val.arrays, val.y, val.speakers)
+            metadata["metrics"] = {
+                "validation": {k: v for k, v in report.to_dict().items() if k != "per_class"}
+            }
+            plot_confusion_matrix(
+                report.confusion,
+                data.labels,
+                stage / "confusion_validation.png",
+                title="SER validation",
+            )
+        model.save_pretrained(stage, **metadata)
+        plot_learning_curves(result.history, stage / "learning_curve.png", title="SER training")
     (job.out / CHECKPOINT_NAME).unlink(missing_ok=True)
     return metadata
 
@@ -313,7 +321,7 @@ def run_crossval_ser(job: SERCrossValJob) -> dict[str, Any]:
         {
             "backend": job.backend,
             "model": asdict(config),
-            "training": asdict(job.training) if job.backend == "network" else None,
+            "training": key_settings(job.training) if job.backend == "network" else None,
             "baseline": [job.baseline.classifier, job.baseline.normalization, job.baseline.c]
             if job.backend == "functionals"
             else None,
@@ -347,10 +355,13 @@ def run_crossval_ser(job: SERCrossValJob) -> dict[str, Any]:
             "split_seed": job.split_seed,
             "label_mode": job.label_mode,
         },
-        corpora=[{"corpus": s.name, "path": str(s.path)} for s in job.sources],
+        corpora=[data_reference(s.name, s.path) for s in job.sources],
         formatted={m: result.format(m) for m in ("accuracy", "ua", "macro_f1")},
         seconds=round(time.perf_counter() - begun, 1),
-        skipped={c.name: dict(c.skipped) for c in corpora},
+        skipped={
+            source_key(s.name, s.path): dict(c.skipped)
+            for s, c in zip(job.sources, corpora, strict=True)
+        },
     )
     if job.backend == "network":
         summary["model"] = asdict(config) | {"labels": list(labels)}

@@ -27,6 +27,10 @@ from emorl.artifacts import (
     WEIGHTS_NAME,
     ModelFolderError,
     atomic_write,
+    check_head,
+    check_labels,
+    load_safetensors,
+    model_type_fields,
     require_model_folder,
     write_json,
 )
@@ -37,10 +41,11 @@ from emorl.recognizers.encoders import (
     load_encoder,
     resolve_encoder,
 )
-from emorl.recognizers.text_input import clean_texts, warn_if_unknown
+from emorl.recognizers.text_input import clean_texts, warn_if_unreliable
 from emorl.recognizers.training import trainable_names
 
 MODEL_TYPE = "ter"
+_TYPE_KEYS = ("model_type", "architectures")
 DEFAULT_TER_DIR = Path(__file__).resolve().parents[1] / "models" / "ter-dialogue-4class"
 
 
@@ -176,6 +181,7 @@ class TextEmotionRecognizer:
         """Load a saved recognizer (the shipped default when ``folder`` is None)."""
         folder = Path(folder) if folder is not None else DEFAULT_TER_DIR
         saved = require_model_folder(folder, MODEL_TYPE)
+        check_labels(saved, folder)
         config = TERConfig.from_dict(saved["model"])
         encoder_folder = resolve_encoder(config.encoder)
         expected = saved.get("encoder", {}).get("sha256")
@@ -189,9 +195,7 @@ class TextEmotionRecognizer:
         tokenizer, encoder = load_encoder(encoder_folder)
         net = TextEmotionNet(encoder, config)
         apply_freezing(net, config)
-        from safetensors.torch import load_file
-
-        state = load_file(str(folder / WEIGHTS_NAME))
+        state = load_safetensors(folder / WEIGHTS_NAME)
         stored = set(trainable_names(net))
         if set(state) != stored:
             missing, extra = sorted(stored - set(state)), sorted(set(state) - stored)
@@ -200,10 +204,18 @@ class TextEmotionRecognizer:
                 f"missing {missing[:3]}, unexpected {extra[:3]}"
             )
         params = dict(net.named_parameters())
+        if "classifier.weight" in state:
+            check_head(state["classifier.weight"].shape[0], config.labels, WEIGHTS_NAME, folder)
+        wrong = [n for n, t in state.items() if tuple(t.shape) != tuple(params[n].shape)]
+        if wrong:
+            raise ModelFolderError(
+                f"{folder / WEIGHTS_NAME} does not match its config: tensors {wrong[:3]} "
+                "have other shapes than the config's model describes"
+            )
         with torch.no_grad():
             for name, tensor in state.items():
                 params[name].copy_(tensor.to(params[name].dtype))
-        metadata = {k: v for k, v in saved.items() if k not in ("type", "model")}
+        metadata = {k: v for k, v in saved.items() if k not in ("type", "model", *_TYPE_KEYS)}
         return cls(config, net, tokenizer, encoder_folder=encoder_folder, metadata=metadata)
 
     def save_pretrained(self, folder: str | Path, **metadata: Any) -> Path:
@@ -232,6 +244,7 @@ class TextEmotionRecognizer:
         self.metadata.update(metadata)
         config = {
             "type": MODEL_TYPE,
+            **model_type_fields(MODEL_TYPE),
             "emorl_version": __version__,
             "model": {**asdict(self.config), "labels": list(self.config.labels)},
             "label2id": {label: i for i, label in enumerate(self.labels)},
@@ -239,7 +252,11 @@ class TextEmotionRecognizer:
                 "name": self.config.encoder,
                 "sha256": encoder_fingerprint(self.encoder_folder),
             },
-            **{k: v for k, v in self.metadata.items() if k not in ("label2id", "encoder")},
+            **{
+                k: v
+                for k, v in self.metadata.items()
+                if k not in ("label2id", "encoder", *_TYPE_KEYS)
+            },
         }
         write_json(folder / "config.json", config)
         return folder
@@ -275,20 +292,22 @@ class TextEmotionRecognizer:
     ) -> np.ndarray:
         cleaned = clean_texts(texts, self.config.max_length)
         tokens = self.tokenize(cleaned)
-        warn_if_unknown(tokens.unknown_fraction)
+        warn_if_unreliable(cleaned, tokens.unknown_fraction)
         order = np.argsort([len(ids) for ids in tokens.ids], kind="stable")
         width = len(self.labels) if output == "proba" else self.config.hidden_size
         result = np.empty((len(cleaned), width), dtype=np.float32)
         self.net.eval()
+        device = next(self.net.parameters()).device  # a GPU while training there
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
                 input_ids, mask = self.collate([tokens.ids[i] for i in chunk])
+                input_ids, mask = input_ids.to(device), mask.to(device)
                 if output == "proba":
                     values = torch.softmax(self.net(input_ids, mask), dim=-1)
                 else:
                     values = self.net.features(input_ids, mask)
-                result[chunk] = values.float().numpy()
+                result[chunk] = values.float().cpu().numpy()
         return result
 
     def probabilities(self, texts: str | Sequence[str], *, batch_size: int = 64) -> np.ndarray:

@@ -24,6 +24,8 @@ from emorl.recognizers.training import (
     CHECKPOINT_NAME,
     TrainingConfig,
     TrainingResult,
+    key_settings,
+    resolve_device,
     run_epochs,
 )
 
@@ -54,7 +56,7 @@ def cap_per_class(labels: Sequence[int], max_per_class: int, *, seed: int) -> np
 
 def _config_key(model: TextEmotionRecognizer, training: TERTrainingConfig, n: int) -> str:
     return json.dumps(
-        {"model": asdict(model.config), "training": asdict(training), "n": n},
+        {"model": asdict(model.config), "training": key_settings(training), "n": n},
         sort_keys=True,
         default=list,
     )
@@ -91,17 +93,19 @@ def train_ter(
     n_classes = len(model.labels)
     if y.min() < 0 or y.max() >= n_classes:
         raise ValueError(f"labels must be class indices in 0..{n_classes - 1}")
+    device = resolve_device(training.device)
     tokens = model.tokenize(texts).ids
-    net = model.net
+    net = model.net.to(device)
     weights = training.class_weight_vector(y, n_classes)
-    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32)).to(device)
     optimizer = torch.optim.Adam(
         [p for p in net.parameters() if p.requires_grad], lr=training.learning_rate
     )
 
     def loss_of_batch(batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         input_ids, mask = model.collate([tokens[i] for i in batch])
-        cross_entropy = loss_fn(net(input_ids, mask), torch.from_numpy(y[batch]))
+        target = torch.from_numpy(y[batch]).to(device)
+        cross_entropy = loss_fn(net(input_ids.to(device), mask.to(device)), target)
         return cross_entropy + model.config.l2 * net.l2_penalty(), cross_entropy
 
     validate = val_texts is not None and val_labels is not None
@@ -113,17 +117,20 @@ def train_ter(
         return {"accuracy": report.accuracy, "ua": report.ua, "macro_f1": report.macro_f1}
 
     settings = training.loop_settings("fine-tuning TER")
-    result = run_epochs(
-        net,
-        len(y),
-        loss_of_batch,
-        optimizer,
-        settings,
-        evaluate=evaluate if validate else None,
-        checkpoint_dir=checkpoint_dir,
-        key=_config_key(model, training, len(y)),
-        progress=progress,
-    )
+    try:
+        result = run_epochs(
+            net,
+            len(y),
+            loss_of_batch,
+            optimizer,
+            settings,
+            evaluate=evaluate if validate else None,
+            checkpoint_dir=checkpoint_dir,
+            key=_config_key(model, training, len(y)),
+            progress=progress,
+        )
+    finally:
+        net.to("cpu")  # the model is saved and used on the CPU
     if validate:
         # the last epoch's report, unless a better earlier epoch was restored
         restored = result.best_epoch not in (None, len(result.history["train_loss"]))

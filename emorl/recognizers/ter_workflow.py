@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from emorl.artifacts import data_reference, source_key, staged_folder
 from emorl.data import Corpus, load_corpus
 from emorl.emotions import FOUR_CLASS, LabelMode
 from emorl.evaluation import (
@@ -30,6 +31,7 @@ from emorl.recognizers.ter_training import (
     train_ter,
 )
 from emorl.recognizers.text_data import TextSet, group_names, split_where, text_set
+from emorl.recognizers.training import key_settings
 
 
 @dataclass
@@ -132,7 +134,7 @@ def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
 
     model_config = TERConfig(**{**asdict(job.model), "labels": labels})
     model = TextEmotionRecognizer.create(model_config, seed=job.training.seed)
-    job.out.mkdir(parents=True, exist_ok=True)
+    job.out.mkdir(parents=True, exist_ok=True)  # holds the checkpoint while training
     result = train_ter(
         model,
         train.texts,
@@ -143,10 +145,14 @@ def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
         checkpoint_dir=job.out,
         progress=job.progress,
     )
-    skipped = {c.name: dict(c.skipped) for c in corpora + val_corpora}
+    sources = [*job.train, *job.validation]
+    skipped = {
+        source_key(s.name, s.path): dict(c.skipped)
+        for s, c in zip(sources, corpora + val_corpora, strict=True)
+    }
     data = {
-        "train": [{"corpus": s.name, "path": str(s.path)} for s in job.train],
-        "validation": [{"corpus": s.name, "path": str(s.path)} for s in job.validation],
+        "train": [data_reference(s.name, s.path) for s in job.train],
+        "validation": [data_reference(s.name, s.path) for s in job.validation],
         "holdout": job.holdout,
         "val_fraction": job.val_fraction,
         "val_group": job.val_group,
@@ -163,18 +169,24 @@ def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
         "history": result.history,
         "best_epoch": result.best_epoch,
     }
-    model.save_pretrained(job.out, training=training_meta, data=data)
-    # Measure the model as stored (weights rounded to the storage dtype), not as trained.
-    stored = TextEmotionRecognizer.from_pretrained(job.out)
-    report = evaluate_ter(stored, val.texts, val.y) if val else None
-    if report is not None:
-        metrics = {k: v for k, v in report.to_dict().items() if k != "per_class"}
-        stored.save_config(job.out, metrics={"validation": metrics})
-        plot_confusion_matrix(
-            report.confusion, labels, job.out / "confusion_validation.png", title="TER validation"
-        )
-    if result.history.get("train_loss"):
-        plot_learning_curves(result.history, job.out / "learning_curve.png", title="TER training")
+    if result.resumed:
+        training_meta["resumed"] = result.resumed
+    # The folder is written whole or not at all: weights, config, metrics and plots go
+    # into a sibling first, which then replaces ``job.out`` (and its checkpoint).
+    report = None
+    with staged_folder(job.out) as stage:
+        model.save_pretrained(stage, training=training_meta, data=data)
+        # Measure the model as stored (weights rounded to the storage dtype), not as trained.
+        stored = TextEmotionRecognizer.from_pretrained(stage)
+        report = evaluate_ter(stored, val.texts, val.y) if val else None
+        if report is not None:
+            metrics = {k: v for k, v in report.to_dict().items() if k != "per_class"}
+            stored.save_config(stage, metrics={"validation": metrics})
+            plot_confusion_matrix(
+                report.confusion, labels, stage / "confusion_validation.png", title="TER validation"
+            )
+        if result.history.get("train_loss"):
+            plot_learning_curves(result.history, stage / "learning_curve.png", title="TER training")
     (job.out / CHECKPOINT_NAME).unlink(missing_ok=True)
     return TERTrainOutcome(
         job.out, train.counts(), val.counts() if val else {}, result, report, skipped
@@ -280,7 +292,7 @@ def run_crossval_ter(job: TERCrossValJob) -> dict[str, Any]:
         key=json.dumps(
             {
                 "model": asdict(config),
-                "training": asdict(job.training),
+                "training": key_settings(job.training),
                 "folds": job.folds,
                 "group": job.group,
                 "split_seed": job.split_seed,
@@ -299,7 +311,7 @@ def run_crossval_ter(job: TERCrossValJob) -> dict[str, Any]:
                 "group": job.group,
                 "split_seed": job.split_seed,
             },
-            "corpora": [{"corpus": s.name, "path": str(s.path)} for s in job.sources],
+            "corpora": [data_reference(s.name, s.path) for s in job.sources],
             "formatted": {m: result.format(m) for m in ("accuracy", "ua", "macro_f1")},
         }
     )

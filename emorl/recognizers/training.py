@@ -40,6 +40,17 @@ class TrainingResult:
     examples_per_second: float = 0.0
     best_epoch: int | None = None
     validation: ClassificationReport | None = None
+    resumed: dict[str, Any] | None = None
+
+    def resumed_note(self) -> str | None:
+        """One line saying where a resumed run took over, or None for a fresh run."""
+        if not self.resumed:
+            return None
+        r = self.resumed
+        return (
+            f"resumed from checkpoint at epoch {r['epoch']} step {r['step']} "
+            f"({r['seconds_before']:.1f} s of training before this run)"
+        )
 
 
 @dataclass
@@ -59,10 +70,12 @@ class TrainingConfig:
     select: str | None = None
     patience: int | None = None
     max_grad_norm: float | None = None
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
+        check_device_name(self.device)
         if self.class_weights not in ("balanced", "none"):
             raise ValueError(
                 f"class_weights must be 'balanced' or 'none', got {self.class_weights!r}"
@@ -85,6 +98,44 @@ class TrainingConfig:
         if self.class_weights == "none":
             return np.ones(n_classes)
         return balanced_class_weights(labels, n_classes)
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def check_device_name(name: str) -> None:
+    """``cpu``, ``cuda`` or ``cuda:N``; anything else is a ``ValueError``."""
+    base, _, index = str(name).partition(":")
+    if base not in DEVICES or (index and not index.isdigit()) or (index and base != "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {name!r}")
+
+
+def resolve_device(name: str = "cpu") -> torch.device:
+    """The torch device ``name`` asks for; ``ValueError`` when CUDA is asked but unavailable.
+
+    CPU is the default; CUDA is used only when asked for (``--device cuda``).
+    """
+    check_device_name(name)
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {name!r} was asked for, but CUDA is not available "
+                f"(torch {torch.__version__}, built with CUDA {torch.version.cuda}); "
+                "use --device cpu"
+            )
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present"
+            )
+    return torch.device(name)
+
+
+def key_settings(training: TrainingConfig) -> dict[str, Any]:
+    """The training settings that identify a run for resuming (the device does not)."""
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(training).items() if k != "device"}
 
 
 def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -131,7 +182,23 @@ def load_checkpoint(path: Path, key: str) -> dict[str, Any] | None:
     """The checkpoint at ``path`` if it belongs to the run ``key`` describes."""
     if not path.is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    size = path.stat().st_size
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, bad pickle, refused types: all a damaged file
+        from emorl.artifacts import ModelFolderError
+
+        # torch's own message suggests weights_only=False: never pass that advice on
+        raise ModelFolderError(
+            f"{path}: unreadable training checkpoint ({size} bytes, {type(err).__name__}); "
+            "it is corrupt or truncated: delete it to train from the start"
+        ) from None
+    if not isinstance(state, dict) or not {"params", "optimizer", "epoch", "step"} <= set(state):
+        from emorl.artifacts import ModelFolderError
+
+        raise ModelFolderError(
+            f"{path}: not an emorl training checkpoint; delete it to train from the start"
+        )
     if state.get("key") != key:
         raise ValueError(
             f"{path} belongs to a run with other settings or data; "
@@ -164,6 +231,7 @@ def run_epochs(
     history: dict[str, list[float]] = {"train_loss": []}
     best: dict[str, Any] = {"score": -math.inf, "epoch": None, "params": None}
     start_epoch, start_step, running = 0, 0, []
+    seconds_before, resumed = 0.0, None
     torch.manual_seed(settings.seed)
     state = load_checkpoint(ckpt, key) if ckpt else None
     if state is not None:
@@ -175,12 +243,19 @@ def run_epochs(
         running = saved.pop("_running")
         best.update(score=saved.pop("_best_score"), epoch=saved.pop("_best_epoch"))
         best["params"] = state.get("best_params") or None
+        seconds_before = float(saved.pop("_seconds", 0.0))
         history = saved
+        resumed = {"epoch": start_epoch, "step": start_step, "seconds_before": seconds_before}
 
     def checkpoint(epoch: int, step: int) -> None:
         if ckpt is None:
             return
-        extra = {"_running": running, "_best_score": best["score"], "_best_epoch": best["epoch"]}
+        extra = {
+            "_running": running,
+            "_best_score": best["score"],
+            "_best_epoch": best["epoch"],
+            "_seconds": seconds_before + time.perf_counter() - begun,
+        }
         atomic_write(
             ckpt,
             lambda tmp: torch.save(
@@ -246,7 +321,8 @@ def run_epochs(
     seconds = time.perf_counter() - begun
     return TrainingResult(
         history=history,
-        seconds=seconds,
+        seconds=seconds_before + seconds,  # a resumed run's true time: all its sessions
         examples_per_second=seen / seconds if seconds > 0 else 0.0,
         best_epoch=best["epoch"],
+        resumed=resumed,
     )
