@@ -1,4 +1,4 @@
-"""PPO training throughput on EmoDialogue-v0: environment steps/s with 1 and 2 environments.
+"""PPO training throughput on EmoDialogue-v1: environment steps/s with 1 and 2 environments.
 
 Each phase runs in a fresh process (``--phase ppo-<n>``): text recognizer with the
 shipped posteriors cache, the shipped PPO hyperparameters with ``n_envs`` copies (one
@@ -38,9 +38,9 @@ def phase(n_envs: int, steps: int) -> dict:
     from emorl.agents.train import resolve_env_kwargs
 
     torch.set_num_threads(1)
-    run, algo_kwargs = split_config(load_hyperparams("ppo", "EmoDialogue-v0"))
-    kwargs = resolve_env_kwargs("EmoDialogue-v0", "delta_est", run.get("env_kwargs"), False)
-    venv = make_vec_env("EmoDialogue-v0", kwargs, n_envs, 0)
+    run, algo_kwargs = split_config(load_hyperparams("ppo", "EmoDialogue-v1"))
+    kwargs = resolve_env_kwargs("EmoDialogue-v1", "delta_est", run.get("env_kwargs"), False)
+    venv = make_vec_env("EmoDialogue-v1", kwargs, n_envs, 0)
     model = algo_class("ppo")(run["policy"], venv, seed=0, device="cpu", **algo_kwargs)
     begun = time.perf_counter()
     model.learn(steps)

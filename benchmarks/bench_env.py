@@ -1,10 +1,11 @@
-"""EmoDialogue-v0 speed: environment steps per second per recognizer mode.
+"""EmoDialogue-v1 speed: environment steps per second per recognizer mode.
 
 Phases (one process, so the ratios compare like with like):
-- ``simulator``: the user simulator alone (appraisal, mood, text realisation);
+- ``simulator``: the caller and the system's words alone (goal, system utterance,
+  dialogue tracker, appraisal, mood, reply wording), no environment or recognizer;
 - ``oracle``: the full environment with the oracle recognizer (no model);
 - ``text``: 16 vectorised copies sharing the shipped text recognizer as
-  ``gym.make("EmoDialogue-v0")`` gets it: batched per step, cached by text, starting
+  ``gym.make("EmoDialogue-v1")`` gets it: batched per step, cached by text, starting
   from the shipped posteriors of every reply;
 - ``text_cold``: the same recognizer (model loaded) from an empty cache, so most steps
   run the TER (a scenario or bank of your own before ``emorl env warm-cache``);
@@ -40,16 +41,32 @@ def _actions(obs: np.ndarray, agent: Any, rng: np.random.Generator, n_acts: int)
 
 
 def bench_simulator(steps: int) -> dict[str, float]:
-    from emorl.simulator import Scenario, UserSimulator, UtteranceBank
+    """The caller and the system's words alone: goal, system utterance, tracker, reply."""
+    from emorl.envs.emo_dialogue import EmoDialogueEnv
 
-    sim = UserSimulator(Scenario.load(), UtteranceBank.load())
+    env = EmoDialogueEnv(recognizer="oracle", estimator=None)
+    sim, tracker, words = env.simulator, env.tracker, env.system_language
     rng = np.random.default_rng(0)
-    sim.reset(rng)
+    n_acts = len(env.act_names)
+
+    def start() -> None:
+        goal = env.draw_goal(rng)
+        tracker.reset(goal)
+        sim.reset(goal, rng)
+
+    start()
     begun, done = time.perf_counter(), 0
     while done < steps:
-        if sim.state.ended is not None or sim.state.turn >= 20:
-            sim.reset(rng)
-        sim.respond(int(rng.integers(len(sim.acts))), rng)
+        if tracker.state.ended is not None or tracker.state.turn >= 20:
+            start()
+        act = env.act_names[int(rng.integers(n_acts))]
+        heard = dict(tracker.state.heard)
+        slot = act[4:] if act.startswith("ask_") else None
+        text = words.realise(
+            act, rng, scenario=env.scenario, problem=tracker.goal.problem, heard=heard, slot=slot
+        )
+        turn = sim.respond(tracker.system_turn(act, text), rng)
+        tracker.update(act, turn, rng)
         done += 1
     return {"steps_per_s": steps / (time.perf_counter() - begun)}
 

@@ -2,7 +2,7 @@
 
 IEmoNet speech and text emotion recognition, and its use as a
 reinforcement-learning reward. Importing the package loads no model; it registers
-the ``EmoDialogue-v0`` Gymnasium environment (by entry point, nothing is built).
+the ``EmoDialogue-v1`` Gymnasium environment (by entry point, nothing is built).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ def _register_envs() -> None:
         from gymnasium.envs.registration import register, registry
     except ImportError:  # gymnasium is a dependency; tolerate a partial install
         return
-    if "EmoDialogue-v0" not in registry:
+    if "EmoDialogue-v1" not in registry:
+        # no max_episode_steps: the environment truncates at its own ``max_turns``
         register(
-            id="EmoDialogue-v0",
+            id="EmoDialogue-v1",
             entry_point="emorl.envs.emo_dialogue:EmoDialogueEnv",
-            max_episode_steps=20,
+            vector_entry_point="emorl.envs.vector:EmoDialogueVectorEnv",
         )
 
 

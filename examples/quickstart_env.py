@@ -1,4 +1,4 @@
-"""EmoDialogue-v0 in a few lines: one call by the scripted support agent, one by random acts.
+"""EmoDialogue-v1 in a few lines: one call by the scripted support agent, one by random acts.
 
 python examples/quickstart_env.py            # text mode: the shipped text recognizer
 python examples/quickstart_env.py --oracle   # oracle mode: no model
@@ -10,7 +10,7 @@ import argparse
 
 import gymnasium as gym
 
-import emorl  # noqa: F401  (registers EmoDialogue-v0)
+import emorl  # noqa: F401  (registers EmoDialogue-v1)
 from emorl.envs.policies import ScriptedSupportAgent
 
 
@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     recognizer = "oracle" if args.oracle else "text"
-    env = gym.make("EmoDialogue-v0", recognizer=recognizer, render_mode="human")
+    env = gym.make("EmoDialogue-v1", recognizer=recognizer, render_mode="human")
     agent = ScriptedSupportAgent.for_env(env)
     for name, policy in (("scripted", agent), ("random", lambda obs: env.action_space.sample())):
         print(f"\n=== {name} agent ===")

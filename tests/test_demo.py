@@ -206,7 +206,7 @@ def test_demo_observation_is_the_environment_layout() -> None:
     from emorl.demo.dialogue import DemoDialogue
 
     dialogue = DemoDialogue(problem="billing_error", grantable=False)
-    env = gym.make("EmoDialogue-v0", recognizer="oracle")
+    env = gym.make("EmoDialogue-v1", recognizer="oracle")
     assert dialogue.feature_names == env.unwrapped.feature_names
     agent = ScriptedAgent(dialogue.feature_names, dialogue.act_names)
     acts = []

@@ -1,4 +1,4 @@
-"""EmoDialogue-v0: registration, API checks, determinism, recognizer modes, rendering."""
+"""EmoDialogue-v1: registration, API checks, determinism, recognizer modes, rendering."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import emorl  # noqa: F401  (registers EmoDialogue-v0)
+import emorl  # noqa: F401  (registers EmoDialogue-v1)
 from emorl.emotions import FOUR_CLASS
 from emorl.envs import EmoDialogueEnv, OracleRecognizer, TextRecognizer
 from emorl.envs.policies import ScriptedSupportAgent
@@ -40,7 +40,7 @@ class FakeTER:
 
 
 def oracle_env(**kwargs) -> gym.Env:
-    return gym.make("EmoDialogue-v0", recognizer="oracle", estimator=None, **kwargs)
+    return gym.make("EmoDialogue-v1", recognizer="oracle", estimator=None, **kwargs)
 
 
 def rollout(env: gym.Env, seed: int, steps: int = 30) -> list:
@@ -58,9 +58,9 @@ def rollout(env: gym.Env, seed: int, steps: int = 30) -> list:
 def test_make_after_import_and_by_module_prefix() -> None:
     env = oracle_env()
     assert isinstance(env.unwrapped, EmoDialogueEnv)
-    assert env.spec.max_episode_steps == 20
+    assert env.spec.max_episode_steps is None  # the env truncates at its own max_turns
     code = (
-        "import gymnasium as gym; e = gym.make('emorl:EmoDialogue-v0', recognizer='oracle', "
+        "import gymnasium as gym; e = gym.make('emorl:EmoDialogue-v1', recognizer='oracle', "
         "estimator=None); print(type(e.unwrapped).__name__)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -78,7 +78,7 @@ def test_gymnasium_and_sb3_check_env() -> None:
 
 def test_same_seed_same_rollout_text_mode() -> None:
     make = lambda: gym.make(  # noqa: E731
-        "EmoDialogue-v0", recognizer=TextRecognizer(FakeTER()), reward="delta", estimator=None
+        "EmoDialogue-v1", recognizer=TextRecognizer(FakeTER()), reward="delta", estimator=None
     )
     assert rollout(make(), 7) == rollout(make(), 7)
     assert rollout(make(), 7) != rollout(make(), 8)
@@ -123,17 +123,23 @@ def test_scripted_agent_beats_random_policy() -> None:
 
 def test_turn_limit_truncates() -> None:
     env = gym.make(
-        "EmoDialogue-v0",
+        "EmoDialogue-v1",
         recognizer="oracle",
         estimator=None,
         max_turns=3,
         scenario=None,
-        max_episode_steps=3,
     )
     env.reset(seed=1)
     apologise = env.unwrapped.act_names.index("apologise")
     results = [env.step(apologise)[2:4] for _ in range(3)]
     assert results[-1] == (False, True)
+    with pytest.raises(RuntimeError, match="ended"):
+        env.step(apologise)
+    long = gym.make("EmoDialogue-v1", recognizer="oracle", estimator=None, max_turns=30)
+    long.reset(seed=1)
+    greet = long.unwrapped.act_names.index("greet")
+    truncated = [long.step(greet if t == 0 else apologise)[3] for t in range(2)]
+    assert truncated == [False, False]
 
 
 def test_render_modes(capsys) -> None:
@@ -332,9 +338,8 @@ def test_speech_mode_synthesises_16khz_audio_with_emotional_prosody(tmp_path) ->
 
 
 def test_every_reply_is_enumerated_and_the_warm_cache_covers_it(tmp_path) -> None:
-    from emorl.envs.cache import warm_text_cache
+    from emorl.envs.cache import all_replies, warm_text_cache
     from emorl.simulator import Scenario, UtteranceBank
-    from emorl.simulator.realise import all_replies
 
     possible = set(all_replies(Scenario.load(), UtteranceBank.load()))
     env = oracle_env()
@@ -360,12 +365,12 @@ def test_every_reply_is_enumerated_and_the_warm_cache_covers_it(tmp_path) -> Non
 @pytest.mark.integration
 def test_text_mode_with_the_shipped_recognizer_is_deterministic() -> None:
     def run() -> list:
-        env = gym.make("EmoDialogue-v0")  # text mode, shipped TER and estimator
+        env = gym.make("EmoDialogue-v1")  # text mode, shipped TER and estimator
         return rollout(env, 3, steps=6)
 
     first = run()
     assert first == run()
-    env = gym.make("EmoDialogue-v0")
+    env = gym.make("EmoDialogue-v1")
     _, info = env.reset(seed=3)
     assert sum(info["posteriors"].values()) == pytest.approx(1.0, abs=1e-5)
 
@@ -391,7 +396,7 @@ def test_text_mode_starts_from_the_shipped_posteriors() -> None:
     assert shipped is not None, "shipped posteriors are stale: run emorl env warm-cache"
     recognizer = shared_text_recognizer()
     assert len(recognizer.cache) >= len(shipped[1]) > 9000
-    env = gym.make("EmoDialogue-v0")  # text mode
+    env = gym.make("EmoDialogue-v1")  # text mode
     env.reset(seed=3)
     for act in range(5):
         env.step(act)

@@ -1,4 +1,4 @@
-"""Stable-Baselines3 agents on ``EmoDialogue-v0``: training, evaluation, the reward study.
+"""Stable-Baselines3 agents on ``EmoDialogue-v1``: training, evaluation, the reward study.
 
 ``emorl.agents.train`` trains a PPO, A2C or DQN policy (hyperparameters in
 ``hyperparams/<algo>.yml`` keyed by env id); ``emorl.agents.evaluate`` scores a trained

@@ -22,7 +22,7 @@ class _Factory:
     def __call__(self) -> gym.Env:
         from stable_baselines3.common.monitor import Monitor
 
-        import emorl  # noqa: F401  (registers EmoDialogue-v0 in a fresh worker)
+        import emorl  # noqa: F401  (registers EmoDialogue-v1 in a fresh worker)
 
         env = gym.make(self.env_id, **self.env_kwargs)
         env.action_space.seed(self.seed)

@@ -1,4 +1,4 @@
-"""The main job (``make run``): train PPO on EmoDialogue-v0 with the shipped text
+"""The main job (``make run``): train PPO on EmoDialogue-v1 with the shipped text
 recognizer and the default reward, compare it with the random and scripted baselines,
 and write the report and figures under ``runs/main/``."""
 
@@ -30,7 +30,7 @@ def main_job(
     begun = time.perf_counter()
     torch.set_num_threads(1)
     out = Path(out) / "main"
-    resolve_env_kwargs("EmoDialogue-v0", None, None, progress)  # the posteriors cache, once
+    resolve_env_kwargs("EmoDialogue-v1", None, None, progress)  # the posteriors cache, once
     cache_seconds = time.perf_counter() - begun
     run_dir = train("ppo", timesteps=timesteps, seed=seed, out=out / "runs", progress=progress)
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
@@ -74,7 +74,7 @@ def main_job(
     learning_curves({"ppo": [run_dir / "curve.json"]}, out / "learning_curve.png", "PPO training")
     text = "\n".join(
         [
-            "# Main job: PPO on EmoDialogue-v0",
+            "# Main job: PPO on EmoDialogue-v1",
             "",
             f"{title}. 95 % intervals: Wilson for rates, Student's t for means. Run: `{run_dir}`.",
             "",

@@ -1,4 +1,4 @@
-"""``emorl train reward-estimator`` and ``emorl env build-bank|warm-cache|demo``."""
+"""``emorl train reward-estimator`` and ``emorl env build-bank|warm-cache|demo|fit-dynamics``."""
 
 from __future__ import annotations
 
@@ -48,11 +48,41 @@ def register(train_kinds, commands) -> None:
     warm.add_argument("--bank", type=Path, default=None)
     warm.add_argument("--no-progress", action="store_true")
     warm.set_defaults(handler=_warm_cache)
+    report = kinds.add_parser(
+        "report",
+        help="the recognizer's agreement with the caller's true emotion, distinct replies, "
+        "example dialogues",
+    )
+    report.add_argument("--episodes", type=int, default=400)
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--recognizer", choices=("text", "oracle"), default="text")
+    report.add_argument("--nlu-error", type=float, default=0.0)
+    report.add_argument(
+        "--examples", type=Path, default=None, help="write example dialogues (markdown) here"
+    )
+    report.add_argument(
+        "--agent", type=Path, default=None, help="a trained SB3 model.zip for one example"
+    )
+    report.add_argument("--json", action="store_true")
+    report.add_argument("--no-progress", action="store_true")
+    report.set_defaults(handler=_report)
     demo = kinds.add_parser("demo", help="level vs delta_est after a bad turn (a table)")
     demo.add_argument("--seeds", type=int, default=200)
     demo.add_argument("--recognizer", choices=("text", "oracle"), default="text")
     demo.add_argument("--json", action="store_true")
     demo.set_defaults(handler=_demo)
+    fit = kinds.add_parser(
+        "fit-dynamics",
+        help="fit the caller's emotion dynamics to DailyDialog + MELD and report fidelity",
+    )
+    fit.add_argument("--data", type=Path, required=True, help="folder with dailydialog/ and meld/")
+    fit.add_argument(
+        "--out", type=Path, default=None, help="dynamics JSON to write (default: the shipped one)"
+    )
+    fit.add_argument("--seed", type=int, default=0, help="seed of the fit's common random numbers")
+    fit.add_argument("--plot", type=Path, default=None, help="PNG of corpus vs simulator matrices")
+    fit.add_argument("--json", action="store_true", help="print the fidelity report as JSON")
+    fit.set_defaults(handler=_fit_dynamics)
 
 
 def _env_kwargs(args: argparse.Namespace) -> dict:
@@ -101,6 +131,26 @@ def _warm_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from emorl.envs.report import example_dialogues, print_agreement, recognizer_agreement
+
+    env_kwargs = {"recognizer": args.recognizer, "nlu_error": args.nlu_error}
+    result = recognizer_agreement(
+        args.episodes, seed=args.seed, env_kwargs=env_kwargs, progress=not args.no_progress
+    )
+    if args.examples is not None:
+        from emorl.artifacts import atomic_write
+
+        text = example_dialogues(env_kwargs, agent=args.agent, seed=args.seed)
+        atomic_write(args.examples, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        result["examples"] = str(args.examples)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_agreement(result)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from emorl.envs.demo import lingering_mood_demo, print_demo
 
@@ -109,4 +159,23 @@ def _demo(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print_demo(result)
+    return 0
+
+
+def _fit_dynamics(args: argparse.Namespace) -> int:
+    from emorl.simulator.dynamics import print_fidelity, refit
+    from emorl.simulator.mood import FITTED_JSON
+
+    command = f"emorl env fit-dynamics --data {args.data} --seed {args.seed}"
+    if args.out is not None:
+        command += f" --out {args.out}"
+    if args.plot is not None:
+        command += f" --plot {args.plot}"
+    out = args.out or FITTED_JSON
+    content = refit(args.data, out, seed=args.seed, command=command, plot=args.plot)
+    if args.json:
+        print(json.dumps({"dynamics": content["dynamics"], "fidelity": content["fidelity"]}))
+    else:
+        print_fidelity(content)
+        console.print(f"dynamics written to {out}")
     return 0

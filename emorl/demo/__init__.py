@@ -5,7 +5,7 @@
 * :mod:`emorl.demo.segmenter`: streaming Silero voice-activity detection and utterance
   endpointing;
 * :mod:`emorl.demo.dialogue`: the dialogue state the agent observes, in the
-  ``EmoDialogue-v0`` observation layout;
+  ``EmoDialogue-v1`` observation layout;
 * :mod:`emorl.demo.agents`: the scripted support agent or a Stable-Baselines3 policy;
 * :mod:`emorl.demo.session`: one turn per utterance (recognise, reward, act) and the loop;
 * :mod:`emorl.demo.display`, :mod:`emorl.demo.log`, :mod:`emorl.demo.voice`: the rich live

@@ -1,6 +1,6 @@
 """The demo's agent: the scripted support agent, or a Stable-Baselines3 policy from a .zip.
 
-An SB3 policy must have been trained on ``EmoDialogue-v0`` observations as the environment
+An SB3 policy must have been trained on ``EmoDialogue-v1`` observations as the environment
 emits them (a flat ``Box``): the demo hands it the same layout. Normalisation statistics
 kept outside the policy (``VecNormalize``) are not applied.
 """
@@ -93,7 +93,7 @@ def load_sb3_agent(
         raise ValueError(
             f"{path}: the policy observes {model.observation_space} and acts in "
             f"{model.action_space}, the demo's dialogue has {n_features} features and "
-            f"{n_acts} acts: train it on EmoDialogue-v0 with the same scenario"
+            f"{n_acts} acts: train it on EmoDialogue-v1 with the same scenario"
         )
     return SB3Agent(model, path, name)
 

@@ -94,7 +94,7 @@ def warm_up(session: Any) -> float:
     )
     with warnings.catch_warnings():  # the tone has no speaker statistics; that is fine here
         warnings.simplefilter("ignore", UserWarning)
-        session.model.predict(tone, sampling_rate=16_000)
+        session.model.predict(tone, sampling_rate=16_000, check_speech=False)
     if session.model.asr is not None:
         session.model.asr.load()
     return time.perf_counter() - begun

@@ -1,13 +1,14 @@
-"""The dialogue state of a live call, observed in the ``EmoDialogue-v0`` layout.
+"""The dialogue state of a live call, observed in the ``EmoDialogue-v1`` layout.
 
 A person cannot hand the agent a simulated goal, so the demo fixes one: a ``problem``
 type of the scenario (default: the first) and whether the request can be ``grantable``.
-The agent's acts change the state with the environment's own rules (the simulator's
-appraisal step, so "ask for a slot" counts the slot as answered by the next utterance,
-"confirm" only holds once every slot is in, ...), and the observation is built by the
-environment's own feature code, with the posteriors IEmoNet heard in place of the
-simulated recognizer's. The simulated caller's mood and patience play no part: only a
-``close`` or ``escalate`` act, or the turn limit, ends a call.
+The agent's acts change the state with the environment's own tracker
+(:class:`~emorl.envs.tracker.DialogueTracker`), assuming a cooperative caller: "ask for a
+slot" counts the slot as answered by the next utterance, "confirm" holds once every slot
+is in, and so on. The agent's words come from the environment's system language, and
+the observation is built by the environment's own feature code, with the posteriors
+IEmoNet heard in place of the simulated recognizer's. Only a ``close`` or ``escalate``
+act, or the turn limit, ends a call.
 """
 
 from __future__ import annotations
@@ -19,18 +20,6 @@ import numpy as np
 
 from emorl.emotions import FOUR_CLASS
 
-#: What the agent says for each act (``ask_<slot>`` uses the slot's prompt).
-ACT_TEXT: dict[str, str] = {
-    "greet": "Hello, thank you for calling. How can I help you today?",
-    "confirm": "Let me confirm: I have all your details now. Is that right?",
-    "inform_resolution": "Good news: I have fixed that for you, it is all sorted.",
-    "deliver_bad_news": "I am sorry, but I cannot do that for you this time.",
-    "apologise": "I apologise for the trouble.",
-    "show_empathy": "I understand how frustrating this must be for you.",
-    "offer_alternative": "What I can do instead is offer you a credit on your next bill.",
-    "escalate": "Let me transfer you to my supervisor.",
-    "close": "Thank you for calling. Have a nice day. Goodbye.",
-}
 ENDING_ACTS = frozenset({"close", "escalate"})
 
 
@@ -70,17 +59,18 @@ class DemoDialogue:
 
     @property
     def turn(self) -> int:
-        return self.env.simulator.state.turn
+        return self.env.tracker.state.turn
 
     def reset(self) -> None:
         """Start a new call: same problem, empty state, uniform posteriors."""
-        from emorl.simulator.user import DialogueState, Goal
+        from emorl.simulator.protocol import Goal
 
-        sim = self.env.simulator
-        sim.reset(np.random.default_rng(self.call))  # a mood for the appraisal step only
-        values = {slot: sim.scenario.slots[slot].values[0] for slot in self.problem.slots}
-        sim.goal = Goal(self.problem, values, self.grantable)
-        sim.state = DialogueState(patience_left=1 << 30)
+        scenario = self.env.scenario
+        values = {slot: scenario.slots[slot].values[0] for slot in self.problem.slots}
+        self.goal = Goal(self.problem, values, self.grantable)
+        self.env.goal = self.goal
+        self.env.tracker.reset(self.goal)
+        self.rng = np.random.default_rng(self.call)
         self.env.observe(np.full(len(FOUR_CLASS), 1 / len(FOUR_CLASS)), first=True)
         self.heard = False
         self.last_act: str | None = None
@@ -95,29 +85,48 @@ class DemoDialogue:
         return obs
 
     def observation(self) -> np.ndarray:
-        """The ``EmoDialogue-v0`` observation of the current state (float32 in [0, 1])."""
+        """The ``EmoDialogue-v1`` observation of the current state (float32 in [0, 1])."""
         return self.env.observation()
 
     def act(self, act: int) -> str:
         """Apply the agent's act to the state; return what the agent says."""
         name = self.act_names[int(act)]
         self.obs_at_act = self.observation()
-        sim = self.env.simulator
-        sim.transition(name)  # the environment's state transition for this act
+        tracker = self.env.tracker
+        text = self.say(name)
+        tracker.update(name, self._cooperative_reply(name), self.rng)
         self.last_act = name
         if name in ENDING_ACTS:
-            self.ended = sim.state.ended or name
-        elif sim.state.turn >= self.env.max_turns:
+            self.ended = tracker.state.ended or name
+        elif tracker.state.turn >= self.env.max_turns:
             self.ended = "turn_limit"
-        return self.say(name)
+        return text
 
     def say(self, name: str) -> str:
-        if name.startswith("ask_"):
-            return f"Could you tell me your {self.env.scenario.slots[name[4:]].prompt}, please?"
-        return ACT_TEXT[name]
+        """What the agent says for act ``name`` (the environment's system language)."""
+        return self.env.system_language.realise(
+            name,
+            self.rng,
+            scenario=self.env.scenario,
+            problem=self.problem,
+            heard=dict(self.env.tracker.state.heard),
+            slot=name[4:] if name.startswith("ask_") else None,
+        )
+
+    def _cooperative_reply(self, name: str) -> Any:
+        """The reply a cooperative caller gives (its words are the person's, unseen here)."""
+        from emorl.simulator.protocol import UserTurn
+
+        slots: dict[str, str] = {}
+        intent = "acknowledge_apology"
+        if name.startswith("ask_") and name[4:] in self.goal.values:
+            slots, intent = {name[4:]: self.goal.values[name[4:]]}, "provide_slot"
+        elif name == "confirm":
+            intent = "confirm_yes"
+        return UserTurn("(spoken)", intent, "neutral", 0.0, 0.0, slots=slots)
 
     def state_summary(self) -> dict[str, Any]:
-        s = self.env.simulator.state
+        s = self.env.tracker.state
         return {
             "call": self.call,
             "turn": s.turn,

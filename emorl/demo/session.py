@@ -121,7 +121,10 @@ class DemoSession:
             ser.adapt_speaker(CALLER, history, frames=True)
             speaker = CALLER
         adapted = time.perf_counter() - begun
-        prediction = self.model.predict(samples, sampling_rate=SAMPLING_RATE, speaker=speaker)
+        # the segmenter's voice-activity model already found speech: no second VAD pass
+        prediction = self.model.predict(
+            samples, sampling_rate=SAMPLING_RATE, speaker=speaker, check_speech=False
+        )
         return Recognition(prediction, frames, adapted, time.perf_counter() - begun)
 
     def prepare(self, segment: SpeechSegment) -> None:

@@ -1,4 +1,4 @@
-"""Gymnasium environments: ``EmoDialogue-v0`` and the emotion-reward wrapper.
+"""Gymnasium environments: ``EmoDialogue-v1`` and the emotion-reward wrapper.
 
 Importing this package imports gymnasium; ``import emorl`` only registers the id.
 """

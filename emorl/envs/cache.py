@@ -1,9 +1,9 @@
 """The text recognizer's posteriors for every reply the simulator can say.
 
 The package ships them for the shipped recognizer, scenario and bank
-(``data/ter-posteriors.npz``: float32 posteriors in the order of
-:func:`~emorl.simulator.realise.all_replies`, the SHA-256 of those texts and the
-recognizer's model id; 150 KB). Text mode preloads them (:func:`shipped_posteriors`),
+(``data/ter-posteriors.npz``: float16 posteriors in the order of
+:func:`all_replies`, every text the built-in caller can say, the SHA-256 of those texts
+and the recognizer's model id). Text mode preloads them (:func:`shipped_posteriors`),
 so a recognizer with the shipped model never runs it for a reply of the shipped bank.
 :func:`ensure_ter_cache` expands them into the recognizer's cache format under
 ``$EMORL_CACHE`` or ``~/.cache/emorl``; when they do not match (another model or bank),
@@ -22,7 +22,6 @@ import numpy as np
 
 from emorl.envs.recognition import Reply, TextRecognizer
 from emorl.simulator import Scenario, UtteranceBank
-from emorl.simulator.realise import all_replies
 
 SHIPPED = Path(__file__).resolve().parent / "data" / "ter-posteriors.npz"
 
@@ -36,6 +35,14 @@ def _model_id() -> str:
     return TextRecognizer().model_id()
 
 
+def all_replies(scenario: Scenario, bank: UtteranceBank) -> list[str]:
+    """Every text the built-in caller (template language) can say with this scenario and bank."""
+    from emorl.simulator.caller_language import TemplateCallerLanguage
+
+    return TemplateCallerLanguage(bank).all_replies(scenario)
+
+
+@lru_cache(maxsize=1)
 def _replies() -> list[str]:
     return all_replies(Scenario.load(None), UtteranceBank.load(None))
 
@@ -84,7 +91,9 @@ def shipped_posteriors() -> tuple[str, dict[str, np.ndarray]] | None:
     texts = _replies()
     if model != _model_id() or digest != _texts_digest(texts) or len(texts) != len(posteriors):
         return None
-    return model, dict(zip(texts, posteriors.astype(np.float64), strict=True))
+    rows = posteriors.astype(np.float64)
+    rows /= rows.sum(axis=1, keepdims=True)  # stored in float16: renormalise the rounding
+    return model, dict(zip(texts, rows, strict=True))
 
 
 def preload_shipped(recognizer: TextRecognizer) -> int:
@@ -121,7 +130,7 @@ def export_shipped(cache: str | Path, out: str | Path = SHIPPED) -> Path:
     missing = [t for t in texts if t not in table]
     if missing:
         raise ValueError(f"{cache}: {len(missing)} replies missing (run emorl env warm-cache)")
-    posteriors = np.stack([table[t] for t in texts]).astype(np.float32)
+    posteriors = np.stack([table[t] for t in texts]).astype(np.float16)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, posteriors=posteriors, texts=_texts_digest(texts), model=model)
     return Path(out)
@@ -138,7 +147,7 @@ def warm_text_cache(
 ) -> dict[str, int]:
     """Write an ``.npz`` posteriors cache covering every possible reply; returns counts.
 
-    Pass it as ``gym.make("EmoDialogue-v0", recognizer_cache=out)``: text mode then never
+    Pass it as ``gym.make("EmoDialogue-v1", recognizer_cache=out)``: text mode then never
     waits for the recognizer. An existing file is extended, not recomputed.
     """
     from emorl.progress import task_progress

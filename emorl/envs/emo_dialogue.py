@@ -1,7 +1,8 @@
-"""``EmoDialogue-v0``: a support-line dialogue rewarded by the emotions heard in the replies."""
+"""``EmoDialogue-v1``: a support-line call rewarded by the emotions heard in the replies."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ from emorl.envs.recognition import (
     Reply,
     shared_text_recognizer,
 )
+from emorl.envs.tracker import DialogueTracker
 from emorl.reward import EmotionReward, RewardEstimator
-from emorl.simulator import Scenario, UserSimulator, UserTurn, UtteranceBank
+from emorl.simulator import Scenario, UtteranceBank
+from emorl.simulator.acts import act_names
+from emorl.simulator.protocol import Goal, UserSimulator, UserTurn, check_user_turn
 
 RECOGNIZERS = ("text", "bimodal", "oracle")
 
@@ -28,13 +32,18 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
     """A customer-support call whose reward is the caller's recognised emotion.
 
     ## Description
-    The agent plays a support-line employee; a simulated caller (see
-    :class:`~emorl.simulator.UserSimulator`) has a problem, slot values the agent must
-    collect, patience, politeness, a slow mood that lingers across turns and a momentary
-    emotion drawn each turn from an appraisal of the agent's act. Some requests cannot be
-    granted: the agent must then deliver the bad news to finish. Each reply is realised
-    as text from real dialogue lines and heard by an emotion recognizer; the reward is
-    computed from what the recognizer hears (IEmoNet, Heusser et al. 2019, section 3).
+    The agent plays a support-line employee. Each call draws a goal from the scenario (a
+    problem, the slot values the agent must collect, whether the request can be
+    granted); a user simulator plays the caller. The built-in
+    :class:`~emorl.simulator.SupportCaller` has patience, politeness, a mood whose
+    lingering and reaction to bad news are fitted to DailyDialog and MELD, and words each
+    reply for what the agent just did (gives the detail asked for, corrects a misheard
+    value, reacts to bad news, accepts or refuses an alternative, complains about
+    repetition, thanks, says goodbye) in the emotion it feels. Each system act is said as
+    an utterance too. Replies are heard by an emotion recognizer; the reward is computed
+    from what it hears (IEmoNet, Heusser et al. 2019, section 3). The system hears slot
+    values through an optional noisy understanding step (``nlu_error``), so a misheard
+    value must be confirmed and corrected before the back-end lookup finds the record.
 
     ## Action Space
     ``Discrete(9 + n_slots)``: ``greet``, ``ask_<slot>`` per scenario slot, ``confirm``,
@@ -42,10 +51,11 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
     ``offer_alternative``, ``escalate``, ``close`` (names in ``env.unwrapped.act_names``).
 
     ## Observation Space
-    ``Box(0, 1)`` of float32 (the true emotion and mood are never in it), in order
-    (names in ``env.unwrapped.feature_names``): turn / max_turns; greeted; problem type
-    one-hot; per slot "required" and "filled"; all required slots filled; confirmed;
-    lookup says grantable; lookup says not grantable; outcome delivered; bad news given;
+    ``Box(0, 1)`` of float32 (the true emotion, mood and slot values are never in it), in
+    order (names in ``env.unwrapped.feature_names``): turn / max_turns; greeted; problem
+    type one-hot; per slot "required", "filled" (a value was heard) and the confidence of
+    the heard value; all required slots filled; confirmed; the lookup of the heard values
+    says grantable / not grantable / no such record; outcome delivered; bad news given;
     alternative offered; per act min(count, 3) / 3; last act one-hot; the recognizer's
     current posteriors (4); their change since the previous turn, mapped to [0, 1] as
     ``(ΔP + 1) / 2`` (4).
@@ -59,23 +69,36 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
     ## Episode End
     ``terminated`` when the agent closes the call (success if the outcome, resolution or
     bad news, was delivered), escalates, or the caller hangs up (patience spent or mood
-    too low). Truncated after ``max_turns`` turns (20; ``gym.make`` also wraps the
-    environment in ``TimeLimit`` with ``max_episode_steps=20``).
+    too low). ``truncated`` after ``max_turns`` agent turns (default 20); the environment
+    truncates itself, so ``gym.make(..., max_turns=N)`` truncates at ``N``.
 
     ## Arguments
-    ``render_mode`` (``"ansi"``, ``"human"``), ``recognizer`` (``"text"``, ``"bimodal"``,
-    ``"oracle"`` or an object with ``posteriors(replies)``), ``reward`` (variant),
-    ``emotion_values`` (f), ``estimator`` (``"default"``: the shipped one, a folder, a
-    :class:`~emorl.reward.RewardEstimator`, or ``None`` for a zero estimate), ``scenario``
-    and ``bank`` (paths; shipped defaults), ``max_turns``, ``oracle_confusion``,
-    ``bimodal_model`` and ``transcripts`` (``"provided"``, ``"noisy"``, ``"asr"``) with
-    ``wer``, ``speech`` (put synthesised audio in ``info["audio"]``), ``recognizer_cache``
-    (an ``.npz`` file of text-mode posteriors, read at start), ``speech_cache`` (a folder
-    for synthesised WAV files), ``success_bonus``,
-    ``hangup_penalty``.
+    ``render_mode`` (``"ansi"``, ``"human"``); ``recognizer`` (``"text"``, ``"bimodal"``,
+    ``"oracle"`` or an object with ``posteriors(replies)``); ``reward`` (variant);
+    ``emotion_values`` (f); ``estimator`` (``"default"``: the shipped one, a folder, a
+    :class:`~emorl.reward.RewardEstimator`, or ``None`` for a zero estimate);
+    ``scenario`` and ``bank`` (paths; shipped defaults); ``simulator`` (any
+    :class:`~emorl.simulator.UserSimulator`; default the built-in caller) with
+    ``caller_language`` (an object with ``realise(...)``, e.g. an
+    :class:`~emorl.simulator.llm_language.LLMCallerLanguage`), ``lingering`` and
+    ``expected_reaction`` (the caller's two declared emotion parameters; default: the
+    fitted values); ``nlu_error`` (chance a slot value is misheard, default 0);
+    ``max_turns``; ``oracle_confusion``; ``bimodal_model`` and ``transcripts``
+    (``"provided"``, ``"noisy"``, ``"asr"``: with ``"asr"`` the system hears slot values
+    from the transcript) with ``wer``; ``speech`` (synthesised audio in ``info["audio"]``);
+    ``recognizer_cache`` (an ``.npz`` of text-mode posteriors); ``speech_cache`` (a
+    folder for synthesised WAV files); ``success_bonus``; ``hangup_penalty``.
 
     ## Version History
-    * v0: initial version.
+    * v1: the caller's words answer the agent's act (template language over written
+      phrasing and held-out corpus reactions; no line of the recognizer's training
+      data), emotion dynamics fitted to DailyDialog and MELD with declared
+      ``lingering`` and ``expected_reaction``, system utterances, ``nlu_error`` and a
+      heard-value confidence per slot in the observation, pluggable user simulators,
+      ``max_turns`` truncation inside the environment, ``gym.make_vec`` through a
+      vector entry point.
+    * v0: initial version (retired; its results are reproducible from emorl 0.1.0 at
+      commit 618af5c).
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
@@ -90,6 +113,12 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         estimator: str | Path | RewardEstimator | None = "default",
         scenario: str | Path | Scenario | None = None,
         bank: str | Path | Sequence[str | Path] | UtteranceBank | None = None,
+        simulator: UserSimulator | None = None,
+        caller_language: Any = None,
+        system_language: Any = None,
+        lingering: float | None = None,
+        expected_reaction: float | None = None,
+        nlu_error: float = 0.0,
         max_turns: int = 20,
         oracle_confusion: float | Sequence[Sequence[float]] = 0.1,
         bimodal_model: Any = None,
@@ -103,13 +132,41 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        if isinstance(max_turns, bool) or not isinstance(max_turns, (int, np.integer)):
+            raise TypeError(f"max_turns must be an integer, got {max_turns!r}")
         if max_turns < 2:
             raise ValueError(f"max_turns must be at least 2, got {max_turns}")
+        for name, value in (("success_bonus", success_bonus), ("hangup_penalty", hangup_penalty)):
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
         self.render_mode = render_mode
         self.scenario = scenario if isinstance(scenario, Scenario) else Scenario.load(scenario)
         self.bank = bank if isinstance(bank, UtteranceBank) else UtteranceBank.load(bank)
-        self.simulator = UserSimulator(self.scenario, self.bank)
-        self.act_names = self.simulator.acts
+        if simulator is None:
+            from emorl.simulator.user import SupportCaller
+
+            simulator = SupportCaller(
+                self.scenario,
+                bank=self.bank,
+                language=caller_language,
+                lingering=lingering,
+                expected_reaction=expected_reaction,
+            )
+        elif caller_language is not None or lingering is not None or expected_reaction is not None:
+            raise ValueError(
+                "caller_language, lingering and expected_reaction configure the built-in "
+                "caller: configure your own simulator instead"
+            )
+        if not isinstance(simulator, UserSimulator):
+            raise TypeError("simulator must have reset(goal, rng) and respond(system, rng)")
+        self.simulator = simulator
+        if system_language is None:
+            from emorl.simulator.system_language import TemplateSystemLanguage
+
+            system_language = TemplateSystemLanguage()
+        self.system_language = system_language
+        self.tracker = DialogueTracker(self.scenario, nlu_error=nlu_error)
+        self.act_names = act_names(self.scenario.slot_names)
         self.max_turns = int(max_turns)
         self.recognizer = make_recognizer(
             recognizer,
@@ -121,6 +178,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             speech_cache,
         )
         self.recognizer_name = recognizer if isinstance(recognizer, str) else "custom"
+        self.slots_from_asr = self.recognizer_name == "bimodal" and transcripts == "asr"
         self.reward_fn = EmotionReward(emotion_values, variant=reward)  # type: ignore[arg-type]
         self.success_bonus, self.hangup_penalty = float(success_bonus), float(hangup_penalty)
         self.speech = speech
@@ -133,7 +191,9 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         self._posteriors = np.full(len(FOUR_CLASS), 1 / len(FOUR_CLASS))
         self._delta = np.zeros(len(FOUR_CLASS))
         self._obs = np.zeros(len(self.feature_names), np.float32)
-        self._pending: tuple[int, UserTurn, Reply, np.ndarray] | None = None
+        self._pending: tuple[int, UserTurn, Reply, np.ndarray, str] | None = None
+        self.goal: Goal | None = None
+        self.system_text = ""
         self.history: list[dict[str, Any]] = []
         self._episode_return = 0.0
 
@@ -143,14 +203,18 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         names = ["turn", "greeted"]
         names += [f"problem_{p.type}" for p in problems]
         names += [f"required_{s}" for s in slots] + [f"filled_{s}" for s in slots]
-        names += ["complete", "confirmed", "grantable", "not_grantable", "outcome_delivered"]
-        names += ["bad_news_given", "alternative_offered"]
+        names += [f"confidence_{s}" for s in slots]
+        names += ["complete", "confirmed", "grantable", "not_grantable", "no_record"]
+        names += ["outcome_delivered", "bad_news_given", "alternative_offered"]
         names += [f"count_{a}" for a in self.act_names] + [f"last_{a}" for a in self.act_names]
         names += [f"p_{e}" for e in FOUR_CLASS] + [f"dp_{e}" for e in FOUR_CLASS]
         self.feature_names: tuple[str, ...] = tuple(names)
         self._at = {name: i for i, name in enumerate(names)}
-        self._act_index = {a: i for i, a in enumerate(self.act_names)}
-        self._problem_index = {p.type: i for i, p in enumerate(problems)}
+
+    @property
+    def state(self) -> Any:
+        """The system's view of the call (:class:`~emorl.envs.tracker.DialogueState`)."""
+        return self.tracker.state
 
     @property
     def posteriors(self) -> np.ndarray:
@@ -174,8 +238,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
 
     def observation(self) -> np.ndarray:
         """The observation of the current dialogue state and posteriors (float32 in [0, 1])."""
-        sim, at = self.simulator, self._at
-        state, goal = sim.state, sim.goal
+        at, state, goal = self._at, self.tracker.state, self.goal
         assert goal is not None
         x = np.zeros(len(self.feature_names), dtype=np.float32)
         x[0] = min(state.turn / self.max_turns, 1.0)
@@ -183,13 +246,15 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         x[at[f"problem_{goal.problem.type}"]] = 1.0
         for slot in goal.problem.slots:
             x[at[f"required_{slot}"]] = 1.0
-        for slot in state.filled:
+        for slot in state.heard:
             x[at[f"filled_{slot}"]] = 1.0
-        complete = set(goal.problem.slots) <= state.filled
-        x[at["complete"]] = complete
+            x[at[f"confidence_{slot}"]] = state.confidence.get(slot, 1.0)
+        lookup = self.tracker.lookup()
+        x[at["complete"]] = lookup != "incomplete"
         x[at["confirmed"]] = state.confirmed
-        x[at["grantable"]] = complete and goal.grantable
-        x[at["not_grantable"]] = complete and not goal.grantable
+        x[at["grantable"]] = lookup == "granted"
+        x[at["not_grantable"]] = lookup == "refused"
+        x[at["no_record"]] = lookup == "no_record"
         x[at["outcome_delivered"]] = state.outcome_delivered
         x[at["bad_news_given"]] = state.bad_news_given
         x[at["alternative_offered"]] = state.alternative_offered
@@ -220,45 +285,90 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         """Seed the generator as ``reset(seed=seed)`` would, without starting a call."""
         super().reset(seed=seed)
 
+    def draw_goal(self, rng: np.random.Generator) -> Goal:
+        """A caller's goal from the scenario: problem, slot values, grantable or not."""
+        problems = self.scenario.problems
+        problem = problems[int(rng.integers(len(problems)))]
+        values = {
+            name: self.scenario.slots[name].values[
+                int(rng.integers(len(self.scenario.slots[name].values)))
+            ]
+            for name in problem.slots
+        }
+        return Goal(problem, values, bool(rng.random() < problem.grant_probability))
+
+    def check_action(self, action: Any) -> int:
+        """The act index of ``action``; a clear error for anything else."""
+        if isinstance(action, np.ndarray) and action.ndim == 0:
+            action = action.item()
+        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+            raise TypeError(
+                f"action must be an integer act index, got {action!r} ({type(action).__name__});"
+                f" acts are {list(self.act_names)}"
+            )
+        if not 0 <= int(action) < len(self.act_names):
+            raise ValueError(f"invalid action {action!r} for {self.action_space}")
+        return int(action)
+
     # Two-phase form: a vectorised environment simulates every copy, recognises all the
     # replies in one batch, then finishes every copy.
     def begin_reset(self) -> Reply:
-        turn = self.simulator.reset(self.np_random)
+        self.goal = self.draw_goal(self.np_random)
+        self.tracker.reset(self.goal)
+        turn = check_user_turn(
+            self.simulator.reset(self.goal, self.np_random), FOUR_CLASS, "simulator.reset"
+        )
+        self.system_text = ""
         self.history = []
         self._episode_return = 0.0
-        self._pending = (-1, turn, self._reply(turn), self._obs)
+        self._pending = (-1, turn, self._reply(turn), self._obs, "")
         return self._pending[2]
 
     def finish_reset(self, posteriors: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         assert self._pending is not None
-        _, turn, _, _ = self._pending
+        _, turn, _, _, _ = self._pending
         self._obs = self.observe(posteriors, first=True)
         info = self._turn_info(turn, None)
-        self._log(None, turn, None)
+        self._log(None, "", turn, None)
         self._pending = None
         if self.render_mode == "human":
             self.render()
         return self._obs.copy(), info
 
     def begin_step(self, action: Any) -> Reply:
-        if self.simulator.goal is None:
+        if self.goal is None:
             raise RuntimeError("call reset() before step()")
-        if self.simulator.state.ended is not None:
+        if self.tracker.state.ended is not None or self.tracker.state.turn >= self.max_turns:
             raise RuntimeError("the episode has ended: call reset()")
-        act = int(action)
-        if not self.action_space.contains(np.int64(act)):
-            raise ValueError(f"invalid action {action!r} for {self.action_space}")
+        act = self.check_action(action)
+        name = self.act_names[act]
         obs_before = self._obs
-        turn = self.simulator.respond(act, self.np_random)
-        self._pending = (act, turn, self._reply(turn), obs_before)
+        text = self.system_language.realise(
+            name,
+            self.np_random,
+            scenario=self.scenario,
+            problem=self.goal.problem,
+            heard=dict(self.tracker.state.heard),
+            slot=name[4:] if name.startswith("ask_") else None,
+        )
+        system = self.tracker.system_turn(name, text)
+        turn = check_user_turn(
+            self.simulator.respond(system, self.np_random), FOUR_CLASS, "simulator.respond"
+        )
+        self.system_text = text
+        self._pending = (act, turn, self._reply(turn), obs_before, text)
         return self._pending[2]
 
     def finish_step(
         self, posteriors: np.ndarray
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         assert self._pending is not None
-        act, turn, _, obs_before = self._pending
+        act, turn, reply, obs_before, text = self._pending
         self._pending = None
+        transcript = None
+        if self.slots_from_asr and turn.slots:
+            transcript = getattr(self.recognizer, "transcript_of", lambda r: None)(reply)
+        self.tracker.update(self.act_names[act], turn, self.np_random, transcript)
         previous = self._posteriors
         self._obs = self.observe(posteriors)
         r_est, dp_est = 0.0, None
@@ -266,7 +376,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             dp_est = self.estimator.predict_delta(obs_before, act)
             r_est = float(dp_est @ self.reward_fn.values)
         terms = self.reward_fn(self._posteriors, previous, r_est=r_est, delta_p_est=dp_est)
-        state = self.simulator.state
+        state = self.tracker.state
         terminated = state.ended is not None
         reward = terms.reward
         if state.ended == "success":
@@ -279,7 +389,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         truncated = not terminated and state.turn >= self.max_turns
         if terminated or truncated:
             info.update(self.episode_summary())
-        self._log(act, turn, terms.as_dict(), reward)
+        self._log(act, text, turn, terms.as_dict(), reward)
         if self.render_mode == "human":
             self.render()
         return self._obs.copy(), float(reward), terminated, truncated, info
@@ -287,35 +397,43 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
     # ------------------------------------------------------------------ helpers
     def _reply(self, turn: UserTurn) -> Reply:
         key = f"{int(self.np_random.integers(1 << 31))}"
-        return Reply(turn.text, turn.emotion, self.simulator.voice, key)
+        voice = int(getattr(self.simulator, "voice", 0))
+        return Reply(turn.text, turn.emotion, voice, key, self.system_text)
 
     def _turn_info(self, turn: UserTurn, terms: dict[str, Any] | None) -> dict[str, Any]:
         info: dict[str, Any] = {
+            "system_text": self.system_text,
             "user_text": turn.text,
             "true_emotion": turn.emotion,
             "intent": turn.intent,
             "mood": {"valence": turn.valence, "arousal": turn.arousal},
             "posteriors": dict(zip(FOUR_CLASS, self._posteriors.tolist(), strict=True)),
-            "turn": self.simulator.state.turn,
+            "turn": self.tracker.state.turn,
+            "lookup": self.tracker.lookup(),
         }
         if terms is not None:
             info["reward_terms"] = terms
-            info["appraisal"] = turn.appraisal.as_dict()
+            info["appraisal"] = dict(turn.appraisal)
         if self.speech:
-            info["audio"] = self.voice.synthesise(turn.text, turn.emotion, self.simulator.voice)
+            voice = int(getattr(self.simulator, "voice", 0))
+            info["audio"] = self.voice.synthesise(turn.text, turn.emotion, voice)
             info["sampling_rate"] = 16_000
         return info
 
     def episode_summary(self) -> dict[str, Any]:
         """Success, hang-up, final mood and turns of the current call."""
-        state, mood = self.simulator.state, self.simulator.mood
-        assert mood is not None
+        state = self.tracker.state
+        last = self.history[-1] if self.history else {}
         return {
             "episode_end": True,
             "success": state.ended == "success",
             "hangup": state.ended in ("hangup", "closed_early"),
             "outcome": state.ended or "turn_limit",
-            "final_mood": {"valence": mood.valence, "arousal": mood.arousal},
+            "bad_news_call": self.goal is not None and not self.goal.grantable,
+            "final_mood": {
+                "valence": float(last.get("valence", 0.0)),
+                "arousal": float(last.get("arousal", 0.0)),
+            },
             "turns": state.turn,
             "episode_return": self._episode_return,
         }
@@ -328,13 +446,18 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             self._voice = SpeechSynthesiser(cache_dir=self.speech_cache)
         return self._voice
 
-    def _log(self, act: int | None, turn: UserTurn, terms: Any, reward: float = 0.0) -> None:
+    def _log(
+        self, act: int | None, system_text: str, turn: UserTurn, terms: Any, reward: float = 0.0
+    ) -> None:
         self.history.append(
             {
                 "act": None if act is None else self.act_names[act],
+                "system_text": system_text,
                 "text": turn.text,
+                "intent": turn.intent,
                 "emotion": turn.emotion,
                 "valence": turn.valence,
+                "arousal": turn.arousal,
                 "posteriors": self._posteriors.copy(),
                 "reward": reward,
             }

@@ -8,8 +8,9 @@ import numpy as np
 
 
 class ScriptedSupportAgent:
-    """Greet, collect the required slots, confirm, then resolve or break the bad news
-    with empathy and an alternative, and close. Uses only the observation."""
+    """Greet, collect the required slots, confirm (again while the lookup finds no record,
+    i.e. a value was misheard), then resolve or break the bad news with empathy and an
+    alternative, and close. Uses only the observation."""
 
     def __init__(self, feature_names: Sequence[str], act_names: Sequence[str]) -> None:
         self.at = {name: i for i, name in enumerate(feature_names)}
@@ -28,7 +29,7 @@ class ScriptedSupportAgent:
         for slot in self.slots:
             if on(f"required_{slot}") and not on(f"filled_{slot}"):
                 return self.acts[f"ask_{slot}"]
-        if not on("confirmed"):
+        if not on("confirmed") or on("no_record"):
             return self.acts["confirm"]
         if on("grantable") and not on("outcome_delivered"):
             return self.acts["inform_resolution"]

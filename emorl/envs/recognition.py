@@ -33,6 +33,8 @@ class Reply:
     emotion: str
     voice: int = 0
     noise_key: str = ""
+    #: what the system said just before (for recognizers that read the previous turn)
+    system_text: str = ""
 
 
 @runtime_checkable
@@ -96,12 +98,22 @@ class TextRecognizer:
 
     def load_cache(self, path: str | Path) -> int:
         """Read a cache written by :meth:`save_cache` for the same model; entries read."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            if str(data["model"]) != self.model_id():
-                raise ValueError(f"{path}: posteriors cache belongs to another recognizer model")
-            for text, row in zip(data["texts"].tolist(), data["posteriors"], strict=True):
-                self.cache[text] = np.asarray(row, dtype=np.float64)
-            return len(data["texts"])
+        try:
+            with np.load(Path(path), allow_pickle=False) as data:
+                model, texts, rows = str(data["model"]), data["texts"].tolist(), data["posteriors"]
+        except (OSError, ValueError, KeyError, EOFError) as err:
+            raise ValueError(
+                f"{path}: not a readable posteriors cache (.npz with texts, posteriors, model: "
+                f"{type(err).__name__}); delete it or write one with `emorl env warm-cache`"
+            ) from None
+        if model != self.model_id():
+            raise ValueError(f"{path}: posteriors cache belongs to another recognizer model")
+        rows = np.asarray(rows, dtype=np.float64)
+        if rows.shape != (len(texts), len(self.labels)) or not np.all(np.isfinite(rows)):
+            raise ValueError(f"{path}: posteriors cache has malformed rows {rows.shape}")
+        for text, row in zip(texts, rows, strict=True):
+            self.cache[text] = row
+        return len(texts)
 
     @property
     def model(self) -> Any:
@@ -224,6 +236,8 @@ class BimodalRecognizer:
             and (not self._batch or _takes(model.probabilities, ("speakers",)))
         )
         self.enrolled: set[str] = set()
+        #: what the model transcribed, by cache key (``transcripts="asr"``)
+        self.heard: dict[tuple[str, str, int, str | None], str] = {}
         self._noise = None
         if transcripts == "noisy":
             from emorl.asr.noise import TranscriptNoise
@@ -237,6 +251,10 @@ class BimodalRecognizer:
             assert self._noise is not None
             return self._noise(reply.text, key=reply.noise_key or reply.text)
         return None
+
+    def transcript_of(self, reply: Reply) -> str | None:
+        """What the model transcribed of ``reply`` (ASR mode, after :meth:`posteriors`)."""
+        return self.heard.get((reply.text, reply.emotion, reply.voice, self.transcript(reply)))
 
     def _speak(self, items: list[tuple[str, str, int]]) -> list[np.ndarray]:
         """Samples of (text, emotion, voice) items, in one batch when the voice can."""
@@ -282,7 +300,11 @@ class BimodalRecognizer:
                 results[i] = self.model.predict(audio_of[i], transcript=transcripts[i], **extra)
             if len(self.cache) >= self.cache_size:
                 self.cache.clear()
+                self.heard.clear()
             self.cache[keys[i]] = fused_posteriors(results[i], labels)
+            heard = _field(results[i], "transcript")
+            if isinstance(heard, str):
+                self.heard[keys[i]] = heard
         if not keys:
             return np.zeros((0, len(self.labels)))
         return np.stack([self.cache[key] for key in keys])
@@ -310,6 +332,10 @@ def _takes(function: Any, names: Sequence[str]) -> bool:
     except (TypeError, ValueError):
         return False
     return all(name in parameters for name in names)
+
+
+def _field(result: Any, name: str) -> Any:
+    return result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
 
 
 def fused_posteriors(result: Any, labels: Sequence[str] = FOUR_CLASS) -> np.ndarray:

@@ -11,6 +11,8 @@ def _line(entry: dict[str, Any], index: int) -> tuple[str, str, str]:
     heard = FOUR_CLASS[int(entry["posteriors"].argmax())]
     p = float(entry["posteriors"].max())
     agent = entry["act"] or "(call starts)"
+    if entry.get("system_text"):
+        agent = f"{agent}: {entry['system_text']}"
     return (
         agent,
         entry["text"],

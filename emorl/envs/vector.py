@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,9 @@ class EmoDialogueVectorEnv(VectorEnv):
 
     Copies are seeded ``seed, seed + 1, ...``; autoreset is next-step (Gymnasium's
     default): the step after an episode ends resets that copy and ignores its action.
+    ``gym.make_vec("EmoDialogue-v1", num_envs=N, ...)`` builds one (the registered vector
+    entry point). A ``simulator`` passed in is deep-copied for every copy after the first.
+    Every action is checked before any copy steps.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -24,8 +28,10 @@ class EmoDialogueVectorEnv(VectorEnv):
     def __init__(self, num_envs: int, **kwargs: Any) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+        kwargs.pop("render_mode", None)
         first = EmoDialogueEnv(**kwargs)
         rest_kwargs = {**kwargs, "scenario": first.scenario, "bank": first.bank}
+        rest_kwargs.pop("simulator", None)
         if (
             not isinstance(kwargs.get("recognizer", "text"), str)
             or kwargs.get("recognizer", "text") != "text"
@@ -33,7 +39,13 @@ class EmoDialogueVectorEnv(VectorEnv):
             rest_kwargs["recognizer"] = first.recognizer
         if first.estimator is not None:
             rest_kwargs["estimator"] = first.estimator
-        self.envs = [first] + [EmoDialogueEnv(**rest_kwargs) for _ in range(num_envs - 1)]
+        user = kwargs.get("simulator")
+        self.envs = [first] + [
+            EmoDialogueEnv(
+                **rest_kwargs, **({"simulator": copy.deepcopy(user)} if user is not None else {})
+            )
+            for _ in range(num_envs - 1)
+        ]
         self.recognizer = first.recognizer
         for env in self.envs:
             env.recognizer = self.recognizer
@@ -67,6 +79,16 @@ class EmoDialogueVectorEnv(VectorEnv):
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(
+                f"expected {self.num_envs} actions (one per copy), got shape {actions.shape}"
+            )
+        for i, env in enumerate(self.envs):
+            if not self._autoreset[i]:
+                try:
+                    env.check_action(actions[i])
+                except (TypeError, ValueError) as err:
+                    raise type(err)(f"copy {i}: {err}") from None
         replies = []
         for i, env in enumerate(self.envs):
             replies.append(env.begin_reset() if self._autoreset[i] else env.begin_step(actions[i]))

@@ -173,6 +173,8 @@ class RewardEstimator:
         atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, str(tmp)))
         config = {
             "type": MODEL_TYPE,
+            "model_type": "emorl-reward-estimator",
+            "architectures": ["RewardEstimator"],
             "emorl_version": __version__,
             "regressor": "ridge: a state model and one model per expected-reaction act",
             "reaction_acts": list(self.reaction_acts),
@@ -183,6 +185,10 @@ class RewardEstimator:
             **self.metadata,
         }
         write_json(folder / CONFIG_NAME, config)
+        from emorl.reward.card import estimator_card
+
+        card = estimator_card(config)
+        atomic_write(folder / "README.md", lambda tmp: tmp.write_text(card, encoding="utf-8"))
         return folder
 
     @classmethod

@@ -2,8 +2,9 @@
 
 A scenario is a JSON file (the shipped default is ``emorl/simulator/scenarios/
 call_centre.json``) with ``slots`` (name -> ``prompt`` and ``values``), ``problems``
-(``type``, ``description``, ``slots`` to collect, ``grant_probability``) and ``user``
-(ranges the caller's traits are drawn from). Errors name the file and the field.
+(``type``, ``description``, ``slots`` to collect, ``grant_probability``, and the agent's
+optional phrases ``resolution``, ``refusal``, ``alternative``) and ``user`` (ranges the
+caller's traits are drawn from). Errors name the file and the field.
 """
 
 from __future__ import annotations
@@ -33,12 +34,31 @@ class Slot:
     values: tuple[str, ...]
 
 
+#: Defaults of a problem's agent phrases (the system language completes them).
+DEFAULT_RESOLUTION = "I've sorted that out for you"
+DEFAULT_REFUSAL = "I'm not able to do that for you"
+DEFAULT_ALTERNATIVE = "I can pass your case to a specialist team"
+#: Optional phrase fields of a problem and their defaults.
+PHRASE_FIELDS: dict[str, str] = {
+    "resolution": DEFAULT_RESOLUTION,
+    "refusal": DEFAULT_REFUSAL,
+    "alternative": DEFAULT_ALTERNATIVE,
+}
+
+
 @dataclass(frozen=True)
 class Problem:
+    """A caller's problem; ``resolution``, ``refusal`` and ``alternative`` are the agent's
+    words for fixing it, refusing it and offering something else (clauses without the
+    final full stop, e.g. ``"I've refunded the second charge"``)."""
+
     type: str
     description: str
     slots: tuple[str, ...]
     grant_probability: float
+    resolution: str = DEFAULT_RESOLUTION
+    refusal: str = DEFAULT_REFUSAL
+    alternative: str = DEFAULT_ALTERNATIVE
 
 
 @dataclass(frozen=True)
@@ -136,7 +156,20 @@ def _problems(raw: Any, slots: Mapping[str, Slot], src: str) -> tuple[Problem, .
         grant = spec.get("grant_probability", 1.0)
         if not isinstance(grant, (int, float)) or not 0.0 <= grant <= 1.0:
             raise ScenarioError(src, f"{where}.grant_probability", "must be a number in [0, 1]")
-        problems.append(Problem(spec["type"], spec["description"], tuple(needed), float(grant)))
+        unknown = set(spec) - {"type", "description", "slots", "grant_probability", *PHRASE_FIELDS}
+        if unknown:
+            raise ScenarioError(src, f"{where}.{sorted(unknown)[0]}", "unknown field")
+        phrases = {}
+        for key, default in PHRASE_FIELDS.items():
+            value = spec.get(key, default)
+            if not isinstance(value, str) or not value.strip():
+                raise ScenarioError(src, f"{where}.{key}", "must be a non-empty string")
+            if "{" in value or "}" in value:
+                raise ScenarioError(src, f"{where}.{key}", "must not contain '{' or '}'")
+            phrases[key] = value.strip().rstrip(".")
+        problems.append(
+            Problem(spec["type"], spec["description"], tuple(needed), float(grant), **phrases)
+        )
     return tuple(problems)
 
 
