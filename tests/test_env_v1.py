@@ -265,3 +265,50 @@ def test_vector_env_checks_every_action_before_any_copy_steps() -> None:
 def test_bad_arguments_are_refused(kwargs, error, match) -> None:
     with pytest.raises(error, match=match):
         oracle(**kwargs)
+
+
+def test_a_garbage_recognizer_cache_is_refused_with_its_name(tmp_path) -> None:
+    from emorl.envs.recognition import TextRecognizer
+
+    bad = tmp_path / "cache.npz"
+    bad.write_bytes(b"not a numpy archive at all")
+    with pytest.raises(ValueError, match="cache.npz: not a readable posteriors cache"):
+        TextRecognizer(model_id="x", cache_path=bad)
+
+
+def test_with_asr_transcripts_slot_values_are_heard_from_the_transcript() -> None:
+    class FakeVoice:
+        def synthesise(self, text, emotion, voice=0):
+            return np.zeros(1600 + len(text), np.float32)
+
+    class MishearingIEmoNet:
+        """Transcribes every digit as '0' (a value with digits is misheard)."""
+
+        labels = FOUR_CLASS
+
+        def predict(self, audio, transcript=None):
+            assert transcript is None  # ASR mode: the model transcribes
+            text = self.spoken.translate(str.maketrans("123456789", "000000000"))
+            return {"transcript": text, "fused": np.full(4, 0.25)}
+
+    from emorl.envs.recognition import BimodalRecognizer
+
+    model = MishearingIEmoNet()
+    recognizer = BimodalRecognizer(model, FakeVoice(), transcripts="asr", enrol=False)
+    original = recognizer._speak
+
+    def speak(items):
+        model.spoken = items[0][0]
+        return original(items)
+
+    recognizer._speak = speak
+    env = EmoDialogueEnv(recognizer=recognizer, estimator=None)
+    assert env.slots_from_asr
+    env.reset(seed=0)
+    heard = {}
+    for slot in env.goal.problem.slots:
+        env.step(env.act_names.index(f"ask_{slot}"))
+        heard[slot] = env.state.heard[slot]
+    for slot, value in env.goal.values.items():
+        has_digit = any(c in "123456789" for c in value)
+        assert (heard[slot] != value) == has_digit, (slot, value, heard[slot])

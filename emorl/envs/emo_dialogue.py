@@ -178,7 +178,10 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             speech_cache,
         )
         self.recognizer_name = recognizer if isinstance(recognizer, str) else "custom"
-        self.slots_from_asr = self.recognizer_name == "bimodal" and transcripts == "asr"
+        # with ASR transcripts the system hears slot values from what Whisper transcribed
+        self.slots_from_asr = getattr(self.recognizer, "transcripts", None) == "asr" and callable(
+            getattr(self.recognizer, "transcript_of", None)
+        )
         self.reward_fn = EmotionReward(emotion_values, variant=reward)  # type: ignore[arg-type]
         self.success_bonus, self.hangup_penalty = float(success_bonus), float(hangup_penalty)
         self.speech = speech
@@ -367,7 +370,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         self._pending = None
         transcript = None
         if self.slots_from_asr and turn.slots:
-            transcript = getattr(self.recognizer, "transcript_of", lambda r: None)(reply)
+            transcript = self.recognizer.transcript_of(reply)  # type: ignore[attr-defined]
         self.tracker.update(self.act_names[act], turn, self.np_random, transcript)
         previous = self._posteriors
         self._obs = self.observe(posteriors)

@@ -174,16 +174,26 @@ def clean(text: str) -> str:
     return text.strip()
 
 
+_ELLIPTICAL = re.compile(
+    r"\b(?:i|you|we)\s+(?:really\s+)?(?:would|do|did|am|are|can|will|have)\b(?:\s+know)?"
+    r"\s*[.!?,]",
+    re.IGNORECASE,
+)
+
+
 def context_free(text: str, max_words: int = MAX_WORDS) -> bool:
     """A short, complete reaction that needs no context: the bank's filter.
 
     At most ``max_words`` words, starting with a capital letter and ending in ``.``,
     ``!`` or ``?``, no digits, not starting with a continuation word
-    (:data:`CONTINUATIONS`), and every word in :data:`REACTION_WORDS` (which rules out
-    names, third parties and content nouns).
+    (:data:`CONTINUATIONS`), no clause ending in an elliptical auxiliary ("Yes, I would.",
+    "Okay, I do.": answers to a question the caller was never asked), and every word in
+    :data:`REACTION_WORDS` (which rules out names, third parties and content nouns).
     """
     words = _WORD.findall(text.lower())
     if not words or len(text.split()) > max_words or not text.endswith((".", "!", "?")):
+        return False
+    if _ELLIPTICAL.search(text):
         return False
     if any(c.isdigit() for c in text) or words[0] in CONTINUATIONS or not text[0].isupper():
         return False
