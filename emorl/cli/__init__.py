@@ -6,7 +6,7 @@ emorl evaluate asr ...          word error rate and real-time factor of the spee
 emorl predict TEXT ...          emotions of texts with the text recognizer
 emorl transcribe FILE ...       transcripts of audio files (or of a corpus, into a manifest)
 emorl train reward-estimator    fit the EmoDialogue reward estimator on logged rollouts
-emorl env {build-bank,warm-cache,fit-dynamics,report,demo}  EmoDialogue: bank, text cache, dynamics, report
+emorl env {build-bank,warm-cache,fit-dynamics,report,demo}  EmoDialogue tools
 emorl recognize FILE ...        IEmoNet posteriors (train|evaluate fusion, experiment iemocap)
 emorl train|evaluate agent, study rewards, main   RL agents on EmoDialogue-v1 (make run)
 emorl demo [--input-file WAV]   live dialogue: speak, see emotions, rewards and the agent reply
