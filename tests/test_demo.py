@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import types
@@ -100,7 +101,7 @@ def test_a_tentative_segment_is_superseded_when_speech_resumes() -> None:
 @needs_espeak
 @pytest.mark.integration
 def test_headless_demo_logs_transcripts_posteriors_and_rewards(
-    recording, tmp_path, monkeypatch
+    recording, tmp_path, monkeypatch, capsys
 ) -> None:
     from emorl.cli import main
 
@@ -112,6 +113,16 @@ def test_headless_demo_logs_transcripts_posteriors_and_rewards(
     turns = read_log(log)
     assert len(turns) == len(PHRASES)
     assert all(turn["speculative"] for turn in turns)  # recognised during the silence
+    # each turn line shows the measured recognition time and end of speech -> display
+    printed = re.findall(
+        r"recognised in (\d+\.\d\d) s, shown (\d+\.\d\d) s after you stopped",
+        capsys.readouterr().err,
+    )
+    assert printed == [
+        (f"{t['latency']['recognition']:.2f}", f"{t['latency']['end_of_speech_to_display']:.2f}")
+        for t in turns
+    ]
+    assert all(t["latency"]["recognition"] == t["timings"]["recognition"] > 0.05 for t in turns)
     for turn, (start, end) in zip(turns, spans, strict=True):
         assert abs(turn["segment"]["speech_start"] - start) < 0.15
         assert abs(turn["segment"]["speech_end"] - end) < 0.3

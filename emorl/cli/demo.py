@@ -15,7 +15,10 @@ def register(commands) -> None:
         help="live dialogue demo: speak, see transcript, emotions, reward and the agent's reply",
         description="Capture 16 kHz mono audio (or stream a file), cut it into utterances with "
         "voice-activity detection, recognise each with IEmoNet, compute the emotion reward "
-        "and let an agent reply. Ctrl-C ends and flushes the log.",
+        "and let an agent reply. Ctrl-C ends and flushes the log. "
+        "Safety: an SB3 .zip given to --agent contains pickled Python objects; the demo loads "
+        "only its weights (policy.pth) and plain JSON, running none of them, unless "
+        "--trust-agent-pickle is given.",
     )
     source = demo.add_argument_group("audio")
     source.add_argument(
@@ -35,9 +38,20 @@ def register(commands) -> None:
     )
     agent = demo.add_argument_group("agent")
     agent.add_argument(
-        "--agent", type=Path, default=None, help="SB3 policy .zip (default: scripted agent)"
+        "--agent",
+        type=Path,
+        default=None,
+        help="SB3 MlpPolicy .zip (default: scripted agent). Only its weights and plain JSON "
+        "are read; the pickled objects in it are not loaded (see --trust-agent-pickle)",
     )
     agent.add_argument("--algorithm", choices=("auto", "ppo", "a2c", "dqn"), default="auto")
+    agent.add_argument(
+        "--trust-agent-pickle",
+        action="store_true",
+        help="load --agent with Stable-Baselines3's own loader (PPO.load ...), which unpickles "
+        "the file's objects: a crafted .zip then runs any code it holds. Only for files you "
+        "trust, e.g. policies with a custom network the weights-only loader refuses",
+    )
     agent.add_argument("--speak", action="store_true", help="speak the replies with espeak-ng")
     agent.add_argument("--problem", default=None, help="scenario problem type (default: first)")
     agent.add_argument("--not-grantable", action="store_true", help="the request cannot be granted")
@@ -78,6 +92,7 @@ def _demo(args: argparse.Namespace) -> int:
         fast=args.fast,
         agent=args.agent,
         agent_algorithm=args.algorithm,
+        trust_agent_pickle=args.trust_agent_pickle,
         speak=args.speak,
         log=args.log,
         problem=args.problem,

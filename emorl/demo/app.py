@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ class DemoOptions:
     fast: bool = False
     agent: Path | None = None
     agent_algorithm: str = "auto"
+    trust_agent_pickle: bool = False  # load --agent with SB3's pickle-based loader
     speak: bool = False
     log: Path | None = None
     problem: str | None = None
@@ -66,7 +71,12 @@ def build_session(options: DemoOptions) -> Any:
 
     dialogue = DemoDialogue(problem=options.problem, grantable=options.grantable)
     agent = make_agent(
-        options.agent, dialogue.feature_names, dialogue.act_names, options.agent_algorithm
+        options.agent,
+        dialogue.feature_names,
+        dialogue.act_names,
+        options.agent_algorithm,
+        trust_pickle=options.trust_agent_pickle,
+        observation_space=dialogue.env.observation_space,
     )
     reward = EmotionReward(variant=options.reward)  # type: ignore[arg-type]
     estimator = RewardEstimator.from_pretrained() if reward.needs_estimate else None
@@ -100,21 +110,65 @@ def warm_up(session: Any) -> float:
     return time.perf_counter() - begun
 
 
+@contextlib.contextmanager
+def watch_interrupts() -> Iterator[list[bool]]:
+    """Record a Ctrl-C while loading: a library may turn it into another error.
+
+    (An interrupted import of a compiled module surfaces as ``ImportError: initialization
+    failed``, say.) The yielded list is non-empty once SIGINT arrived.
+    """
+    hit: list[bool] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield hit  # SIGINT ignored, or not ours to handle here
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        hit.append(True)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield hit
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def load(options: DemoOptions, console: Console) -> tuple[Any, float] | None:
+    """The session and its warm-up seconds; None (after a message) on Ctrl-C."""
+    try:
+        with watch_interrupts() as hit:
+            try:
+                session = build_session(options)
+                return session, warm_up(session)
+            except KeyboardInterrupt:
+                raise
+            except Exception:
+                if not hit:
+                    raise
+                raise KeyboardInterrupt from None
+    except KeyboardInterrupt:
+        console.print("interrupted while loading the models; no turns were taken")
+        return None
+
+
 def run(options: DemoOptions, console: Console | None = None) -> Any:
     """Run the demo until the source ends or Ctrl-C; returns the run summary."""
     from emorl.demo.audio_source import BlockQueue
     from emorl.demo.display import LiveDisplay, PlainDisplay
     from emorl.demo.log import TurnLog
     from emorl.demo.segmenter import SegmenterConfig, UtteranceSegmenter
-    from emorl.demo.session import run_demo
+    from emorl.demo.session import RunSummary, run_demo
 
     console = console or Console()
     source = open_source(options)  # fails fast, before any model loads
     log = TurnLog(options.log) if options.log is not None else None
     try:
         console.print(f"[dim]loading models for {source.description} ...[/]")
-        session = build_session(options)
-        seconds = warm_up(session)
+        loaded = load(options, console)
+        if loaded is None:
+            return RunSummary([], interrupted=True, overflows=0)
+        session, seconds = loaded
         console.print(f"[dim]ready in {seconds:.1f} s warm-up; agent: {session.agent.name}[/]")
         segmenter = UtteranceSegmenter(
             SegmenterConfig(

@@ -30,6 +30,24 @@ def bar(p: float, colour: str, width: int = BAR_WIDTH) -> Text:
     return Text("█" * filled + "·" * (width - filled), style=colour) + Text(f" {p:.2f}")
 
 
+def timing(turn: Turn) -> str:
+    """The turn's times: "recognised in R s, shown S s after you stopped".
+
+    R is IEmoNet and the caller's speaker statistics on the utterance (``latency``'s
+    ``recognition``); S is ``end_of_speech_to_display`` (endpoint + queue + processing).
+
+    With speculation the recognition ran during the end-of-speech silence, so ``processing``
+    (end decided to display) is only milliseconds: it is not shown as the turn's time.
+    """
+    latency = turn.latency
+    recognised = latency.get("recognition", turn.timings.get("recognition"))
+    parts = [] if recognised is None else [f"recognised in {recognised:.2f} s"]
+    shown = latency.get("end_of_speech_to_display")
+    if shown is not None:
+        parts.append(f"shown {shown:.2f} s after you stopped")
+    return ", ".join(parts)
+
+
 def emotion_table(turn: Turn) -> Table:
     """One row per emotion, one column of bars per branch (SER, TER, fused)."""
     table = Table(box=None, pad_edge=False, show_edge=False)
@@ -113,8 +131,7 @@ class LiveDisplay:
             parts += [
                 Text.from_markup(f"\n[bold]you:[/] {said}"),
                 Text.from_markup(
-                    f"heard [bold]{turn.label}[/] ({', '.join(turn.branches)}) in "
-                    f"{turn.latency.get('processing', 0.0):.2f} s"
+                    f"heard [bold]{turn.label}[/] ({', '.join(turn.branches)}); {timing(turn)}"
                 ),
                 emotion_table(turn),
                 Text(""),
@@ -153,7 +170,7 @@ class PlainDisplay:
         reward = "-" if turn.reward is None else f"{turn.reward['reward']:+.3f}"
         self.console.print(
             f"[{turn.index}] you: {escape(turn.transcript or '(no words)')}\n"
-            f"    heard {turn.label} ({fused}), reward {reward}, "
-            f"{turn.latency.get('processing', 0.0):.2f} s\n"
+            f"    heard {turn.label} ({fused}), reward {reward}\n"
+            f"    {timing(turn)}\n"
             f"    agent ({turn.act}): {escape(turn.agent_text)}"
         )
