@@ -18,7 +18,7 @@ default:
   eval_freq: 64
   eval_episodes: 3
   checkpoint_freq: 64
-EmoDialogue-v0:
+EmoDialogue-v1:
   n_steps: 64
   batch_size: 32
   n_epochs: 1
@@ -48,11 +48,11 @@ def test_wilson_and_t_intervals() -> None:
 def test_hyperparams_merge_default_and_env_entry(tiny_yaml: Path) -> None:
     from emorl.agents.config import load_hyperparams, split_config
 
-    config = load_hyperparams("ppo", "EmoDialogue-v0", tiny_yaml)
+    config = load_hyperparams("ppo", "EmoDialogue-v1", tiny_yaml)
     assert config["n_steps"] == 64 and config["n_timesteps"] == 128
     run, algo = split_config(config)
     assert run["eval_freq"] == 64 and algo["policy_kwargs"] == {"net_arch": [16]}
-    shipped = load_hyperparams("ppo", "EmoDialogue-v0")
+    shipped = load_hyperparams("ppo", "EmoDialogue-v1")
     assert shipped["policy"] == "MlpPolicy" and shipped["n_timesteps"] > 0
     for algo_name in ("a2c", "dqn"):
         assert load_hyperparams(algo_name, "SomethingElse-v0")["n_envs"] == 1
@@ -64,17 +64,17 @@ def test_bad_hyperparams_name_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("default:\n  learnin_rate: 0.1\n")
     with pytest.raises(ValueError, match=r"bad\.yml.*'learnin_rate'"):
-        load_hyperparams("ppo", "EmoDialogue-v0", bad)
+        load_hyperparams("ppo", "EmoDialogue-v1", bad)
     bad.write_text("default: [1, 2\n")
     with pytest.raises(ValueError, match="not valid YAML"):
-        load_hyperparams("ppo", "EmoDialogue-v0", bad)
+        load_hyperparams("ppo", "EmoDialogue-v1", bad)
     bad.write_text("default:\n  learning_rate: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(ValueError, match="not valid YAML"):  # safe_load refuses objects
-        load_hyperparams("ppo", "EmoDialogue-v0", bad)
+        load_hyperparams("ppo", "EmoDialogue-v1", bad)
     with pytest.raises(ValueError, match="unknown algo 'sac'"):
-        load_hyperparams("sac", "EmoDialogue-v0")
+        load_hyperparams("sac", "EmoDialogue-v1")
     with pytest.raises(FileNotFoundError, match="missing.yml"):
-        load_hyperparams("ppo", "EmoDialogue-v0", tmp_path / "missing.yml")
+        load_hyperparams("ppo", "EmoDialogue-v1", tmp_path / "missing.yml")
 
 
 def test_train_writes_a_complete_resumable_run(tmp_path: Path, tiny_yaml: Path) -> None:
@@ -89,7 +89,7 @@ def test_train_writes_a_complete_resumable_run(tmp_path: Path, tiny_yaml: Path) 
         env_kwargs=ORACLE,
         progress=False,
     )
-    assert run.name.startswith("EmoDialogue-v0__ppo__level__3__")
+    assert run.name.startswith("EmoDialogue-v1__ppo__level__3__")
     for name in ("model.zip", "run.json", "curve.json", "evaluations.json", "best_model.zip"):
         assert (run / name).is_file(), name
     assert (run / "tb").is_dir() and list((run / "checkpoints").glob("model_*.zip"))
@@ -203,7 +203,10 @@ def test_shipped_posteriors_expand_into_a_cache(tmp_path: Path, monkeypatch) -> 
     assert np.isclose(row.sum(), 1.0, atol=1e-4)
 
 
+@pytest.mark.ray
+@pytest.mark.allow_hosts(["127.0.0.1"])  # Ray Tune talks to its local processes over TCP
 def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
+    pytest.importorskip("ray.tune")
     from emorl.agents.study import reward_study
 
     settings = dict(
@@ -214,6 +217,7 @@ def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
         episodes=4,
         out=tmp_path,
         progress=False,
+        env_kwargs={"estimator": None},
     )
     report = reward_study(**settings)
     text = report.read_text()
@@ -222,10 +226,12 @@ def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000
     data = json.loads((tmp_path / "study.json").read_text())
     assert data["claim"]["tested"] and len(data["runs"]["level"]) == 2
+    first = Path(data["runs"]["level"][0]["run"])
+    assert first.is_relative_to(tmp_path) and (first / "model.zip").is_file()
 
-    # a rerun with the same settings resumes: no agent is trained again
-    trained = sorted((tmp_path / "runs").iterdir())
+    # a rerun with the same settings restores the Tune experiment: no agent is trained again
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("model.zip")}
     reward_study(**settings)
-    assert sorted((tmp_path / "runs").iterdir()) == trained
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("model.zip")} == stamps
     again = json.loads((tmp_path / "study.json").read_text())
     assert again["runs"]["level"] == data["runs"]["level"]

@@ -218,10 +218,16 @@ def test_ctrl_c_a_library_turns_into_another_error_is_still_an_interrupt(
 
     monkeypatch.setattr(app, "build_session", import_interrupted)
     wav = _silence(tmp_path / "silence.wav")
-    assert main(["demo", "--input-file", str(wav), "--plain"]) == 130
+    # Python's own handler, as a fresh `emorl` process has it (an earlier test's library,
+    # Ray for one, may have installed another)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert main(["demo", "--input-file", str(wav), "--plain"]) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, before)
     err = capsys.readouterr().err
     assert "interrupted while loading the models" in err and "initialization failed" not in err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
 def _turn(recognition: float, shown: float, processing: float = 0.0004):

@@ -45,13 +45,21 @@ def model_policy(model: Any) -> Policy:
 
 
 def load_model(path: str | Path, env: gym.Env | None = None) -> Any:
-    """Load an agent ``.zip`` the user named (a pickle-bearing format: trusted files only).
+    """Load an agent the user named (pickle-bearing formats: trusted files only): an SB3
+    ``.zip``, or an RLlib checkpoint folder (its policy network only, see
+    :func:`emorl.agents.rllib.load_rllib_policy`). Both offer ``predict(obs, deterministic)``.
 
-    The algorithm is read from ``run.json`` beside it when present, else tried in turn.
+    The SB3 algorithm is read from ``run.json`` beside it when present, else tried in turn.
     """
     from emorl.agents.config import algo_class
 
     path = Path(path)
+    if path.is_dir():
+        from emorl.agents.rllib import is_rllib_checkpoint, load_rllib_policy
+
+        if not is_rllib_checkpoint(path):
+            raise FileNotFoundError(f"{path}: a folder, but not an RLlib checkpoint")
+        return load_rllib_policy(path)
     if not path.is_file():
         raise FileNotFoundError(f"agent model not found: {path}")
     meta = _run_meta(path)
@@ -85,7 +93,7 @@ def run_episodes(
     out["true_reward"], out["bad_news"] = [], []
     for i in range(episodes):
         obs, info = env.reset(seed=seed + i)
-        goal = getattr(getattr(base, "simulator", None), "goal", None)
+        goal = getattr(base, "goal", None)
         out["bad_news"].append(float(goal is not None and not goal.grantable))
         felt: list[float] = []
         done = False
@@ -126,7 +134,7 @@ def summarise(episodes: dict[str, list[float]]) -> dict[str, Any]:
 
 def evaluate_policy(
     name: str,
-    env_id: str = "EmoDialogue-v0",
+    env_id: str = "EmoDialogue-v1",
     env_kwargs: dict[str, Any] | None = None,
     *,
     model: str | Path | Any | None = None,
@@ -154,8 +162,9 @@ def evaluate_policy(
 
 
 def load_run_env_kwargs(model_path: str | Path) -> dict[str, Any]:
-    """The environment kwargs a model was trained with (``run.json`` beside it), else {}."""
+    """The environment kwargs a model (``.zip`` or RLlib checkpoint folder) was trained with
+    (``run.json`` beside it, or one folder up), else {}."""
     path = Path(model_path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"agent model not found: {path}")
     return dict(_run_meta(path).get("env_kwargs", {}))

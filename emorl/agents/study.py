@@ -3,13 +3,14 @@
 The claim tested (IEmoNet, section 3): ``delta_est`` gives higher task success than
 ``level`` in calls where bad news is unavoidable, without a lower final mood. A seed is
 the unit: each variant's numbers are means over seeds with Student's t 95 % intervals,
-and the two variants are compared by Welch's t-test over seeds.
+and the two variants are compared by Welch's t-test over seeds. The trials run on Ray
+Tune (:mod:`emorl.agents.tune`), locally or on a cluster, and resume when interrupted.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,51 +38,59 @@ def reward_study(
     episodes: int = 200,
     out: str | Path = "runs/study-rewards",
     progress: bool = True,
+    factors: Mapping[str, Sequence[Any]] | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Train and evaluate every (reward, seed); write ``report.md``, JSON and PNGs."""
+    """Train and evaluate every (reward, seed[, factor levels]) as Ray Tune trials; write
+    ``report.md``, ``study.json`` and PNGs into ``out`` (the Tune storage too).
+
+    ``env_kwargs``: more environment keyword arguments for every trial and baseline;
+    ``factors`` maps environment keyword arguments to levels, crossed with the rewards;
+    ``workers`` caps the trials running at once (default: one per CPU); ``ray_address``
+    joins a running cluster (default: a local Ray). A rerun with the same settings
+    resumes: finished trials are not trained again. Needs ``pip install 'emorl[ray]'``.
+    """
     from emorl.agents.evaluate import evaluate_policy
     from emorl.agents.report import bar_chart, learning_curves
-    from emorl.agents.train import resolve_env_kwargs, train
-    from emorl.artifacts import write_json
+    from emorl.agents.train import resolve_env_kwargs
+    from emorl.agents.tune import run_trials, trial_configs, variant_name
+    from emorl.artifacts import atomic_write, write_json
+    from emorl.scale.cluster import require_ray
 
     if seeds < 1 or timesteps < 1:
         raise ValueError("--seeds and --timesteps must be positive")
+    if workers is not None and workers < 1:
+        raise ValueError("--workers must be positive")
+    require_ray()
     out = Path(out)
     begun = time.perf_counter()
-    base_kwargs = resolve_env_kwargs("EmoDialogue-v0", None, {"recognizer": recognizer}, progress)
+    extra = {**(env_kwargs or {}), "recognizer": recognizer}
+    base_kwargs = resolve_env_kwargs("EmoDialogue-v1", None, extra, progress)
+    factors = {k: list(v) for k, v in (factors or {}).items()}
     key = {"algo": algo, "timesteps": timesteps, "recognizer": recognizer, "episodes": episodes}
-    done = finished_runs(out / "study.json", key)
+    if factors:
+        key["factors"] = factors
+    if env_kwargs:
+        key["env_kwargs"] = dict(env_kwargs)
+    fixed = {k: key[k] for k in ("algo", "timesteps", "recognizer", "episodes")}
+    fixed["env_kwargs"] = dict(env_kwargs or {})
+    configs = trial_configs(rewards, seeds, factors)
+    results = run_trials(
+        configs, fixed, out=out, workers=workers, address=ray_address, progress=progress
+    )
     runs: dict[str, list[dict[str, Any]]] = {}
     curves: dict[str, list[Path]] = {}
-    for reward in rewards:
-        for seed in range(seeds):
-            if (reward, seed) in done:  # resumed: this agent was trained and evaluated
-                result = done[reward, seed]
-                runs.setdefault(reward, []).append(result)
-                curves.setdefault(reward, []).append(Path(result["run"]) / "curve.json")
-                continue
-            run_dir = train(
-                algo,
-                reward=reward,
-                timesteps=timesteps,
-                seed=seed,
-                out=out / "runs",
-                env_kwargs={k: v for k, v in base_kwargs.items() if k != "reward"},
-                progress=progress,
-                overrides={"eval_freq": 0, "checkpoint_freq": 0},
-            )
-            result = evaluate_policy(
-                reward, env_kwargs=base_kwargs, model=run_dir / "model.zip", episodes=episodes
-            )
-            result["run"], result["seed"] = str(run_dir), seed
-            runs.setdefault(reward, []).append(result)
-            curves.setdefault(reward, []).append(run_dir / "curve.json")
-            write_json(out / "study.json", {"key": key, "runs": runs})
+    for result in results:
+        name = variant_name(result["reward"], result["factors"])
+        runs.setdefault(name, []).append(result)
+        curves.setdefault(name, []).append(Path(result["run"]) / "curve.json")
     baselines = [
         evaluate_policy(name, env_kwargs=base_kwargs, episodes=episodes)
         for name in ("random", "scripted")
     ]
-    summary = [aggregate(reward, results) for reward, results in runs.items()]
+    summary = [aggregate(name, group) for name, group in runs.items()]
     claim = test_claim(runs)
     settings = {
         "algo": algo,
@@ -89,7 +98,10 @@ def reward_study(
         "timesteps": timesteps,
         "recognizer": recognizer,
         "episodes": episodes,
+        "factors": factors,
         "env_kwargs": base_kwargs,
+        "ray": {"address": ray_address or "local", "workers": workers},
+        "nodes": len({r.get("node") for r in results}),
         "wall_seconds": round(time.perf_counter() - begun, 1),
     }
     write_json(
@@ -106,34 +118,9 @@ def reward_study(
     learning_curves(curves, out / "learning_curves.png", f"{algo}: training calls by reward")
     bar_chart(summary + baselines, out / "bars.png", f"{algo}, {seeds} seeds, {timesteps} steps")
     report = out / "report.md"
-    from emorl.artifacts import atomic_write
-
     text = study_markdown(settings, summary, baselines, claim)
     atomic_write(report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return report
-
-
-def finished_runs(journal: Path, key: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
-    """Results of an earlier study with the same settings, by (reward, seed), to resume.
-
-    A journal written with other settings is not reused (and is overwritten).
-    """
-    import json
-
-    if not journal.exists():
-        return {}
-    try:
-        data = json.loads(journal.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{journal}: unreadable study journal ({error}); move it away") from None
-    if data.get("key") != key:
-        return {}
-    return {
-        (reward, int(r["seed"])): r
-        for reward, results in data.get("runs", {}).items()
-        for r in results
-        if "seed" in r and Path(r["run"], "model.zip").exists()
-    }
 
 
 def aggregate(name: str, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -186,7 +173,7 @@ def study_markdown(
 
     header = "| policy | " + " | ".join(h for _, h, _ in STUDY_METRICS) + " |"
     lines = [
-        "# Reward study on EmoDialogue-v0",
+        "# Reward study on EmoDialogue-v1",
         "",
         f"{settings['algo'].upper()}, {settings['seeds']} seeds per reward variant, "
         f"{settings['timesteps']:,} environment steps each, recognizer "

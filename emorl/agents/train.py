@@ -1,5 +1,8 @@
 """Train a Stable-Baselines3 agent on an emorl environment; one run = one folder.
 
+(``--engine rllib`` trains PPO on Ray RLlib instead, in the same layout: see
+:mod:`emorl.agents.rllib`.)
+
 A run folder ``<out>/<env>__<algo>__<reward>__<seed>__<time>/`` holds ``model.zip``,
 ``run.json`` (the resolved config, environment kwargs, emorl and library versions),
 ``curve.json`` (every training call), ``evaluations.json``, ``best_model.zip``,
@@ -16,7 +19,7 @@ from typing import Any
 
 from emorl.agents import ALGOS, REWARDS
 
-DEFAULT_ENV = "EmoDialogue-v0"
+DEFAULT_ENV = "EmoDialogue-v1"
 
 
 def run_name(env_id: str, algo: str, reward: str, seed: int) -> str:
@@ -170,15 +173,49 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-envs", type=int, default=None, help=">1: one subprocess each")
     parser.add_argument("--out", type=Path, default=Path("runs/agents"))
     parser.add_argument("--hyperparams", type=Path, default=None, help="YAML (default: shipped)")
-    parser.add_argument("--recognizer", choices=("text", "oracle"), default=None)
-    parser.add_argument("--resume", type=Path, default=None, help="checkpoint .zip to continue")
+    parser.add_argument("--recognizer", choices=("text", "oracle", "bimodal"), default=None)
+    parser.add_argument(
+        "--resume", type=Path, default=None, help="checkpoint to continue (.zip; rllib: folder)"
+    )
+    ray = parser.add_argument_group("RLlib (pip install 'emorl[ray]')")
+    ray.add_argument(
+        "--engine",
+        choices=("sb3", "rllib"),
+        default="sb3",
+        help="rllib: PPO on Ray RLlib, env runners feeding one learner",
+    )
+    ray.add_argument(
+        "--env-runners", type=int, default=1, help="rllib: env runner processes (one CPU each)"
+    )
+    ray.add_argument(
+        "--ray-address", default=None, metavar="HOST:PORT", help="rllib: join this Ray cluster"
+    )
     parser.add_argument("--no-tensorboard", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
 
 
 def train_from_args(args: argparse.Namespace) -> Path:
-    """Run :func:`train` from parsed arguments."""
+    """Run :func:`train` (or, with ``--engine rllib``, RLlib PPO) from parsed arguments."""
     env_kwargs = {"recognizer": args.recognizer} if args.recognizer else None
+    if getattr(args, "engine", "sb3") == "rllib":
+        from emorl.agents.rllib import train_rllib
+
+        if args.algo != "ppo" or args.n_envs is not None:
+            raise ValueError("--engine rllib trains PPO; use --env-runners, not --n-envs")
+        return train_rllib(
+            args.env,
+            reward=args.reward,
+            timesteps=args.timesteps,
+            seed=args.seed,
+            env_runners=args.env_runners,
+            out=args.out,
+            hyperparams=args.hyperparams,
+            env_kwargs=env_kwargs,
+            resume=args.resume,
+            progress=not args.no_progress,
+            tensorboard=not args.no_tensorboard,
+            address=args.ray_address,
+        )
     return train(
         args.algo,
         args.env,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -140,6 +140,7 @@ def transcribe_corpus(
     use_cache: bool = True,
     errors: OnError = "skip",
     progress: bool = True,
+    files: Callable[..., BatchResult] | None = None,
 ) -> Corpus:
     """A copy of ``corpus`` whose texts are automatic transcripts of its audio.
 
@@ -148,7 +149,9 @@ def transcribe_corpus(
     ``asr_confidence``. Utterances without audio are skipped (``"no audio"``), and with
     ``errors="skip"`` so are clips that cannot be transcribed (``"asr: <reason>"``), counted
     in ``skipped``. This is how a text recognizer is trained or evaluated on recognised
-    speech (the paper's "-A" setting).
+    speech (the paper's "-A" setting). ``files`` transcribes the clips (default
+    :func:`transcribe_files`, in this process; :func:`emorl.scale.asr.transcribe_files`
+    maps them through Ray actors with the same signature and cache).
     """
     skipped: Counter[str] = Counter(corpus.skipped)
     with_audio: list[Utterance] = []
@@ -157,7 +160,7 @@ def transcribe_corpus(
             skipped["no audio"] += 1
         else:
             with_audio.append(u)
-    batch = transcribe_files(
+    batch = (files or transcribe_files)(
         [(u.id, u.audio_path) for u in with_audio if u.audio_path is not None],
         transcriber,
         cache_dir=cache_dir,

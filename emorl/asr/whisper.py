@@ -164,6 +164,10 @@ class WhisperTranscriber:
     def __repr__(self) -> str:
         return f"WhisperTranscriber({self.name!r}, folder={str(self.model_dir)!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (e.g. to a Ray actor) without the loaded model: it loads again there."""
+        return {**self.__dict__, "_model": None, "load_seconds": None}
+
     def load(self) -> WhisperTranscriber:
         """Load the model now (it otherwise loads on the first transcription).
 

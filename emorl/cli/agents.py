@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from emorl.cli.common import console
+from emorl.cli.common import add_ray_arguments, console
 
 
 def register(train_kinds, evaluate_kinds, commands) -> None:
@@ -14,7 +14,7 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     from emorl.agents import POLICIES, REWARDS
     from emorl.agents.train import add_train_arguments
 
-    train = train_kinds.add_parser("agent", help="train a PPO/A2C/DQN agent on EmoDialogue-v0")
+    train = train_kinds.add_parser("agent", help="train a PPO/A2C/DQN agent on EmoDialogue-v1")
     add_train_arguments(train)
     train.set_defaults(handler=_train)
 
@@ -22,10 +22,14 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
         "agent", help="success, hang-ups, final mood of an agent or baseline, with 95% CIs"
     )
     who = ev.add_mutually_exclusive_group(required=True)
-    who.add_argument("--model", type=Path, help="agent .zip (a pickle format: trusted files only)")
+    who.add_argument(
+        "--model",
+        type=Path,
+        help="agent .zip or RLlib checkpoint folder (pickle formats: trusted files only)",
+    )
     who.add_argument("--policy", choices=POLICIES, help="a baseline")
-    ev.add_argument("--env", default="EmoDialogue-v0")
-    ev.add_argument("--recognizer", choices=("text", "oracle"), default=None)
+    ev.add_argument("--env", default="EmoDialogue-v1")
+    ev.add_argument("--recognizer", choices=("text", "oracle", "bimodal"), default=None)
     ev.add_argument("--episodes", type=int, default=200)
     ev.add_argument("--seed", type=int, default=10_000, help="seed of the first call")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
@@ -38,9 +42,19 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     rewards.add_argument("--timesteps", type=int, default=100_000)
     rewards.add_argument("--rewards", nargs="+", choices=REWARDS, default=list(REWARDS))
     rewards.add_argument("--algo", choices=("ppo", "a2c", "dqn"), default="ppo")
-    rewards.add_argument("--recognizer", choices=("text", "oracle"), default="text")
+    rewards.add_argument("--recognizer", choices=("text", "oracle", "bimodal"), default="text")
     rewards.add_argument("--episodes", type=int, default=200, help="evaluation calls per agent")
-    rewards.add_argument("--out", type=Path, default=Path("runs/study-rewards"))
+    rewards.add_argument(
+        "--out", type=Path, default=Path("runs/study-rewards"), help="report + Tune storage"
+    )
+    rewards.add_argument(
+        "--factor",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="an environment keyword crossed with the rewards (repeatable)",
+    )
+    add_ray_arguments(rewards, "trials")
     rewards.add_argument("--no-progress", action="store_true")
     rewards.set_defaults(handler=_study)
 
@@ -53,11 +67,30 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     main.set_defaults(handler=_main)
 
 
+def parse_factors(specs: list[str]) -> dict[str, list]:
+    """``["success_bonus=0,10"]`` -> ``{"success_bonus": [0, 10]}`` (JSON values, else text)."""
+    factors: dict[str, list] = {}
+    for spec in specs:
+        name, sep, levels = spec.partition("=")
+        if not sep or not name.strip() or not levels.strip():
+            raise ValueError(f"--factor {spec!r}: expected NAME=V1,V2")
+        factors[name.strip()] = [_level(v.strip()) for v in levels.split(",")]
+    return factors
+
+
+def _level(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def _train(args: argparse.Namespace) -> int:
     from emorl.agents.train import train_from_args
 
     run_dir = train_from_args(args)
-    console.print(f"agent written to {run_dir / 'model.zip'}")
+    model = run_dir / ("model" if args.engine == "rllib" else "model.zip")
+    console.print(f"agent written to {model}")
     print(run_dir)
     return 0
 
@@ -98,6 +131,9 @@ def _study(args: argparse.Namespace) -> int:
         episodes=args.episodes,
         out=args.out,
         progress=not args.no_progress,
+        factors=parse_factors(args.factor),
+        workers=args.workers,
+        ray_address=args.ray_address,
     )
     console.print(f"report written to {report}")
     return 0

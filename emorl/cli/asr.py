@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from emorl.cli.common import cli_audio_errors, console
+from emorl.cli.common import add_ray_arguments, cli_audio_errors, console, wants_ray
 
 CORPUS_READERS = "ravdess, emodb, tess, cremad, iemocap, manifest"
 
@@ -58,6 +58,7 @@ def register(evaluate_kinds, commands) -> None:
     corpus.add_argument("--labels", choices=("four", "full"), default="four")
     corpus.add_argument("--out", type=Path, default=None, help=".jsonl manifest to write")
     corpus.add_argument("--no-cache", action="store_true", help="do not read or fill the cache")
+    add_ray_arguments(corpus, "transcription actors (use --threads 1 with --ray)", flag=True)
     corpus.add_argument("--no-progress", action="store_true")
     transcribe.set_defaults(handler=transcribe_command)
 
@@ -174,9 +175,22 @@ def _transcribe_corpus(args: argparse.Namespace) -> int:
     transcriber = _transcriber(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        transcribed = transcribe_corpus(
-            corpus, transcriber, use_cache=not args.no_cache, progress=not args.no_progress
-        )
+        if wants_ray(args):
+            from emorl.scale import ray_session
+            from emorl.scale.asr import transcribe_corpus as on_ray
+
+            with ray_session(args.ray_address):
+                transcribed = on_ray(
+                    corpus,
+                    transcriber,
+                    use_cache=not args.no_cache,
+                    progress=not args.no_progress,
+                    workers=args.workers,
+                )
+        else:
+            transcribed = transcribe_corpus(
+                corpus, transcriber, use_cache=not args.no_cache, progress=not args.no_progress
+            )
     _show_warnings(caught, limit=5)
     path = write_corpus_manifest(transcribed, args.out)
     console.print(f"{len(transcribed)} transcripts -> {escape(str(path))}")

@@ -204,3 +204,26 @@ def print_cv(summary: Mapping[str, Any], title: str, as_json: bool) -> None:
         table.add_row(metric, text)
     console.print(table)
     print(json.dumps(flat))
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser, what: str, flag: bool = False) -> None:
+    """``--ray-address`` and ``--workers`` (and with ``flag``, ``--ray``: run on Ray at
+    all; see :func:`wants_ray`). Ray is the extra ``pip install 'emorl[ray]'``."""
+    if flag:
+        parser.add_argument(
+            "--ray", action="store_true", help="run on Ray (pip install 'emorl[ray]')"
+        )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="HOST:PORT",
+        help="join this Ray cluster (default: a local Ray on this machine's cores)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help=f"at most this many {what} at once"
+    )
+
+
+def wants_ray(args: argparse.Namespace) -> bool:
+    """``--ray`` or ``--ray-address`` was given."""
+    return bool(getattr(args, "ray", False) or getattr(args, "ray_address", None))

@@ -10,6 +10,7 @@ from emorl.cli.common import (
     add_corpus_options,
     add_cv_options,
     add_output_options,
+    add_ray_arguments,
     add_training_options,
     console,
     corpus_sources,
@@ -17,6 +18,7 @@ from emorl.cli.common import (
     print_report,
     print_skipped,
     training_kwargs,
+    wants_ray,
 )
 
 READERS = "ravdess, emodb, tess, cremad, iemocap, manifest"
@@ -70,6 +72,7 @@ def register(train_kinds, evaluate_kinds) -> None:
     add_corpus_options(evaluate, READERS)
     add_output_options(evaluate)
     add_cv_options(evaluate, ("speakers",))
+    add_ray_arguments(evaluate, "feature-extraction actors", flag=True)
     evaluate.add_argument(
         "--backend",
         choices=("network", "functionals"),
@@ -205,6 +208,8 @@ def evaluate_ser(args: argparse.Namespace) -> int:
     from emorl.recognizers.ser_workflow import SERCrossValJob, run_crossval_ser, run_evaluate_ser
 
     sources = corpus_sources(args.corpus, args.data)
+    if args.cv and wants_ray(args):
+        raise ValueError("--ray evaluates a model; it does not run --cv")
     if args.cv:
         job = SERCrossValJob(
             sources=sources,
@@ -229,14 +234,28 @@ def evaluate_ser(args: argparse.Namespace) -> int:
         return 0
     if len(sources) != 1:
         raise ValueError("evaluate one corpus at a time (or use --cv)")
-    model = SpeechEmotionRecognizer.from_pretrained(args.model)
-    result = run_evaluate_ser(
-        model,
-        sources[0],
-        confusion_png=args.confusion,
-        cache_dir=args.cache,
-        progress=not args.no_progress,
-    )
+    if wants_ray(args):
+        from emorl.scale import ray_session
+        from emorl.scale.recognizers import evaluate_ser as on_ray
+
+        with ray_session(args.ray_address):
+            result = on_ray(
+                args.model,
+                sources[0],
+                confusion_png=args.confusion,
+                cache_dir=args.cache,
+                workers=args.workers,
+                progress=not args.no_progress,
+            )
+    else:
+        model = SpeechEmotionRecognizer.from_pretrained(args.model)
+        result = run_evaluate_ser(
+            model,
+            sources[0],
+            confusion_png=args.confusion,
+            cache_dir=args.cache,
+            progress=not args.no_progress,
+        )
     print_report(result, f"SER on {args.corpus[0]} ({result['n']} clips)", args.json)
     if not args.json:
         print_skipped({args.corpus[0]: result["skipped"]})

@@ -16,6 +16,7 @@ from emorl.cli.common import (
     add_corpus_options,
     add_cv_options,
     add_output_options,
+    add_ray_arguments,
     add_training_options,
     console,
     corpus_sources,
@@ -23,6 +24,7 @@ from emorl.cli.common import (
     print_report,
     print_skipped,
     training_kwargs,
+    wants_ray,
 )
 from emorl.recognizers.text_input import TextInputError, UnreliableTextWarning, clean_text
 
@@ -96,6 +98,7 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     add_output_options(evaluate)
     add_cv_options(evaluate, ("random", "dialogue", "speaker"))
     _add_recipe_options(evaluate, progress=False)
+    add_ray_arguments(evaluate, "TER actors", flag=True)
     evaluate.set_defaults(handler=evaluate_ter)
 
     predict = commands.add_parser(
@@ -224,6 +227,8 @@ def evaluate_ter(args: argparse.Namespace) -> int:
     )
 
     sources = corpus_sources(args.corpus, args.data)
+    if args.cv and wants_ray(args):
+        raise ValueError("--ray evaluates a model; it does not run --cv")
     if args.cv:
         job = TERCrossValJob(
             sources=sources,
@@ -242,8 +247,17 @@ def evaluate_ter(args: argparse.Namespace) -> int:
         return 0
     if len(sources) != 1:
         raise ValueError("evaluate one corpus at a time (or use --cv)")
-    model = TextEmotionRecognizer.from_pretrained(args.model)
-    result = run_evaluate_ter(model, sources[0], confusion_png=args.confusion)
+    if wants_ray(args):
+        from emorl.scale import ray_session
+        from emorl.scale.recognizers import evaluate_ter as on_ray
+
+        with ray_session(args.ray_address):
+            result = on_ray(
+                args.model, sources[0], confusion_png=args.confusion, workers=args.workers
+            )
+    else:
+        model = TextEmotionRecognizer.from_pretrained(args.model)
+        result = run_evaluate_ter(model, sources[0], confusion_png=args.confusion)
     print_report(result, f"TER on {args.corpus[0]} ({result['n']} utterances)", args.json)
     if not args.json:
         print_skipped({args.corpus[0]: result["skipped"]})

@@ -1,0 +1,208 @@
+"""The reward study's trials on Ray Tune: one trial per (variant, seed[, factor levels]).
+
+A trial trains one agent and evaluates it on the caller's true emotions
+(:func:`run_trial`, a plain function without Ray). :func:`run_trials` runs the grid of
+trials through a :class:`ray.tune.Tuner` whose ``storage_path`` is the study folder: each
+trial's run folder (``model.zip``, ``run.json``, ``curve.json``, ``tb/``, and
+``trial_result.json``, the evaluation) is its Tune checkpoint, under
+``<study>/trials-<settings digest>/<trial>/checkpoint_000000/``. Running the same study
+again restores the experiment (``Tuner.restore``): finished trials are not rerun, an
+interrupted or failed one starts over; other settings get another experiment folder.
+
+Each trial takes one CPU and pins torch to one thread, and every random number it draws
+comes from its seed: its result is the same run in sequence here or on any node of a
+cluster (only ``run`` and ``node`` differ). Ray is the optional extra ``emorl[ray]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ENV_ID = "EmoDialogue-v1"
+RESULT_NAME = "trial_result.json"
+# what may differ between two runs of one trial: where it ran and where it was written
+PLACE_KEYS = ("run", "node")
+
+
+def trial_configs(
+    rewards: Sequence[str],
+    seeds: int,
+    factors: Mapping[str, Sequence[Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The grid in report order: reward, then factor levels, then seed."""
+    import itertools
+
+    factors = dict(factors or {})
+    levels = list(itertools.product(*factors.values())) if factors else [()]
+    return [
+        {"reward": reward, "factors": dict(zip(factors, level, strict=True)), "seed": seed}
+        for reward in rewards
+        for level in levels
+        for seed in range(seeds)
+    ]
+
+
+def variant_name(reward: str, factors: Mapping[str, Any]) -> str:
+    """``delta_est`` or ``delta_est success_bonus=0`` (the label in tables and figures)."""
+    return " ".join([reward, *(f"{k}={v}" for k, v in factors.items())])
+
+
+def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]:
+    """Train ``config["algo"]`` with ``reward``/``seed``/``factors`` for ``timesteps``
+    steps under ``run_root`` and evaluate it on ``episodes`` calls; the evaluation dict
+    with ``run`` (the run folder), ``seed``, ``reward`` and ``factors``.
+
+    ``config`` also holds ``recognizer`` and ``env_kwargs`` (without the reward); the
+    text recognizer's posteriors cache is resolved on the machine that runs the trial.
+    """
+    import torch
+
+    from emorl.agents.evaluate import evaluate_policy
+    from emorl.agents.train import resolve_env_kwargs, train
+    from emorl.artifacts import write_json
+
+    torch.set_num_threads(1)
+    factors = dict(config.get("factors") or {})
+    extra = {**config.get("env_kwargs", {}), "recognizer": config["recognizer"], **factors}
+    extra.pop("recognizer_cache", None)  # a path on the caller's machine: resolve it here
+    base = resolve_env_kwargs(ENV_ID, None, extra, progress=False)
+    base.pop("reward", None)
+    run_dir = train(
+        config["algo"],
+        reward=config["reward"],
+        timesteps=int(config["timesteps"]),
+        seed=int(config["seed"]),
+        out=run_root,
+        env_kwargs=base,
+        progress=False,
+        overrides={"eval_freq": 0, "checkpoint_freq": 0},
+        threads=1,
+    )
+    result = evaluate_policy(
+        config["reward"], env_kwargs=base, model=run_dir / "model.zip", episodes=config["episodes"]
+    )
+    result.update(
+        run=str(run_dir), seed=int(config["seed"]), reward=config["reward"], factors=factors
+    )
+    write_json(run_dir / RESULT_NAME, result)
+    return result
+
+
+def tune_trial(config: dict[str, Any]) -> None:
+    """The Tune trainable: :func:`run_trial` of the fixed settings and ``config["trial"]``
+    in a scratch folder, reported with the run folder as the trial's checkpoint (Tune
+    copies it into the study's storage)."""
+    import ray
+    from ray import tune
+
+    merged = {**{k: v for k, v in config.items() if k != "trial"}, **config["trial"]}
+    with tempfile.TemporaryDirectory(prefix="emorl-trial-") as scratch:
+        result = run_trial(merged, scratch)
+        result["node"] = ray.get_runtime_context().get_node_id()
+        run_dir = Path(result["run"])
+        (run_dir / RESULT_NAME).write_text(json.dumps(result), encoding="utf-8")
+        metrics = {
+            "success_rate": result["success_rate"]["value"],
+            "final_mood": result["final_mood"]["value"],
+            "node": result["node"],
+        }
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(run_dir)))
+
+
+def experiment_name(key: Mapping[str, Any]) -> str:
+    """``trials-<12 hex>``: a digest of the settings, so other settings never resume."""
+    blob = json.dumps(key, sort_keys=True, default=str).encode()
+    return f"trials-{hashlib.sha256(blob).hexdigest()[:12]}"
+
+
+def run_trials(
+    configs: Sequence[Mapping[str, Any]],
+    fixed: Mapping[str, Any],
+    *,
+    out: str | Path,
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run every trial (``fixed`` settings + one entry of ``configs`` each) on Ray Tune,
+    resuming the study folder's experiment for these settings; the results in the order
+    of ``configs``, each with ``run`` (its checkpoint folder) and ``node``.
+
+    Local Ray with one trial per core by default; ``address`` joins a running cluster;
+    ``workers`` caps the trials running at once.
+    """
+    from emorl.scale.cluster import ray_session, require_ray
+
+    require_ray()
+    from ray import tune
+
+    if not configs:
+        return []
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    fixed = dict(fixed)
+    name = experiment_name({"fixed": fixed, "configs": list(configs)})
+    path = out / name
+    with ray_session(address, num_cpus=os.cpu_count()):
+        trainable = tune.with_resources(tune_trial, {"cpu": 1})
+        if tune.Tuner.can_restore(str(path)):
+            tuner = tune.Tuner.restore(str(path), trainable, restart_errored=True)
+        else:
+            space = {**fixed, "trial": tune.grid_search([dict(c) for c in configs])}
+            tuner = tune.Tuner(
+                trainable,
+                param_space=space,
+                tune_config=tune.TuneConfig(
+                    max_concurrent_trials=workers, trial_dirname_creator=_trial_dirname
+                ),
+                run_config=tune.RunConfig(
+                    name=name,
+                    storage_path=str(out),
+                    verbose=1 if progress else 0,
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+                ),
+            )
+        grid = tuner.fit()
+    errors = [str(r.error).splitlines()[0] for r in grid if r.error is not None]
+    if errors:
+        raise RuntimeError(
+            f"{len(errors)} trial(s) failed ({errors[0]}); run the study again to retry them"
+        )
+    found: dict[str, dict[str, Any]] = {}
+    for r in grid:
+        folder = Path(r.checkpoint.path)
+        result = json.loads((folder / RESULT_NAME).read_text(encoding="utf-8"))
+        result["run"] = str(folder)
+        found[_trial_id(r.config["trial"])] = result
+    return [found[_trial_id(c)] for c in configs]
+
+
+def _trial_id(config: Mapping[str, Any]) -> str:
+    return json.dumps(
+        {k: config[k] for k in ("reward", "factors", "seed")}, sort_keys=True, default=str
+    )
+
+
+def _trial_dirname(trial: Any) -> str:
+    c = trial.config["trial"]
+    levels = "".join(f"_{k}={v}" for k, v in c["factors"].items())
+    return f"{c['reward']}{levels}_seed{c['seed']}_{trial.trial_id}"
+
+
+def sequential_trials(
+    configs: Sequence[Mapping[str, Any]], fixed: Mapping[str, Any], run_root: str | Path
+) -> list[dict[str, Any]]:
+    """The same trials one after another in this process, without Ray (for comparisons)."""
+    return [run_trial({**fixed, **c}, run_root) for c in configs]
+
+
+def same_result(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Two results of one trial agree on everything but where it ran and was written."""
+    strip = {k: v for k, v in a.items() if k not in PLACE_KEYS}
+    return strip == {k: v for k, v in b.items() if k not in PLACE_KEYS}

@@ -1,0 +1,275 @@
+"""TER and SER evaluation predictions on Ray Data: actors that load the model once.
+
+:func:`evaluate_ter` and :func:`evaluate_ser` return the dict that
+:func:`emorl.recognizers.ter_workflow.run_evaluate_ter` and
+:func:`emorl.recognizers.ser_workflow.run_evaluate_ser` return (same keys, same
+metrics, the same confusion PNG); only where the work runs differs. TER: each actor
+loads the model folder and maps batches of texts to posteriors. SER: each actor
+extracts the clips' features through the same on-disk feature cache
+(``<cache>/<feature key>/frames/<sha256>.npy``); the predictions are made here, because
+every unseen speaker is normalised with all of their own clips.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emorl.scale.cluster import cluster_cpus
+from emorl.scale.data import BatchActor, map_rows
+
+__all__ = ["evaluate_ser", "evaluate_ter", "speech_features", "ter_probabilities"]
+
+
+class TERActor(BatchActor):
+    """One text emotion recognizer per actor; rows ``{text}`` -> ``{probabilities}``."""
+
+    def __init__(self, model_dir: str, batch_size: int = 64) -> None:
+        super().__init__()
+        from emorl.recognizers.ter import TextEmotionRecognizer
+
+        self.model = TextEmotionRecognizer.from_pretrained(model_dir)
+        self.batch_size = batch_size
+
+    def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        probs = self.model.probabilities([r["text"] for r in rows], batch_size=self.batch_size)
+        return [{"probabilities": row.tolist()} for row in probs]
+
+
+def ter_probabilities(
+    model_dir: str | Path | None,
+    texts: Sequence[str],
+    *,
+    workers: int | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
+    """Posteriors ``(n, labels)`` of the TER model in ``model_dir`` (None: the shipped
+    one) for ``texts``."""
+    model_dir = _ter_dir(model_dir)
+    out = map_rows(
+        [{"text": t} for t in texts],
+        TERActor,
+        constructor_kwargs={"model_dir": str(model_dir), "batch_size": batch_size},
+        workers=workers or cluster_cpus(),
+        batch_size=batch_size,
+        progress=progress,
+    )
+    return np.asarray([r["probabilities"] for r in out], dtype=np.float32)
+
+
+def _ter_dir(model_dir: str | Path | None) -> Path:
+    from emorl.recognizers.ter import DEFAULT_TER_DIR
+
+    return Path(model_dir) if model_dir is not None else DEFAULT_TER_DIR
+
+
+def _ser_dir(model_dir: str | Path | None) -> Path:
+    from emorl.recognizers.ser import DEFAULT_SER_DIR
+
+    return Path(model_dir) if model_dir is not None else DEFAULT_SER_DIR
+
+
+def _labels_of(model_dir: str | Path) -> tuple[str, ...]:
+    from emorl.artifacts import check_labels
+
+    folder = Path(model_dir)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return check_labels(config, folder)
+
+
+def evaluate_ter(
+    model_dir: str | Path | None,
+    source: Any,
+    *,
+    confusion_png: Path | None = None,
+    workers: int | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """``run_evaluate_ter`` for the model folder ``model_dir`` (None: shipped) on
+    ``source`` (a :class:`emorl.recognizers.ter_workflow.CorpusSource`), predicted on Ray
+    actors."""
+    from emorl.data import load_corpus
+    from emorl.emotions import FOUR_CLASS
+    from emorl.evaluation import classification_report, plot_confusion_matrix
+    from emorl.recognizers.text_data import text_set
+
+    model_dir = _ter_dir(model_dir)
+    labels = _labels_of(model_dir)
+    corpus = load_corpus(
+        source.name, source.path, labels="four" if labels == FOUR_CLASS else "full"
+    )
+    if corpus.labels != labels:
+        raise ValueError(
+            f"{source.name} yields labels {corpus.labels}, the model predicts {labels}"
+        )
+    data = text_set(corpus.utterances, corpus.labels, corpus.name)
+    if len(data) == 0:
+        raise ValueError(f"{source.path}: no utterances to evaluate")
+    begun = time.perf_counter()
+    probs = ter_probabilities(
+        model_dir, data.texts, workers=workers, batch_size=batch_size, progress=progress
+    )
+    report = classification_report(np.asarray(data.y), probs.argmax(axis=1), labels)
+    seconds = time.perf_counter() - begun
+    if confusion_png is not None:
+        plot_confusion_matrix(
+            report.confusion, labels, confusion_png, title=f"TER on {source.name}"
+        )
+    out = report.to_dict()
+    out.update(
+        {
+            "corpus": source.name,
+            "data": str(source.path),
+            "skipped": dict(corpus.skipped),
+            "sentences_per_second": round(len(data) / seconds, 1),
+        }
+    )
+    return out
+
+
+class FeatureActor(BatchActor):
+    """One speech feature extractor per actor; rows ``{audio}`` -> ``{frames}`` (``.npy``
+    bytes) or ``{reason}`` for a clip that cannot be used."""
+
+    def __init__(self, model_dir: str, cache_dir: str | None) -> None:
+        super().__init__()
+        from emorl.recognizers.ser import SpeechEmotionRecognizer
+        from emorl.recognizers.speech_features import SpeechFeatureExtractor
+
+        config = SpeechEmotionRecognizer.from_pretrained(model_dir).config.feature_config()
+        self.extractor = SpeechFeatureExtractor(config, cache_dir=cache_dir)
+
+    def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from emorl.audio import AudioError
+        from emorl.recognizers.speech_features import FeatureExtractionError
+
+        out = []
+        for row in rows:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    array = self.extractor.frames_file(row["audio"])
+            except (AudioError, FeatureExtractionError) as err:
+                reason = getattr(err, "problem", None) or str(err).split(": ", 1)[-1]
+                out.append({"frames": b"", "reason": reason})
+                continue
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            out.append({"frames": buffer.getvalue(), "reason": ""})
+        return out
+
+
+def speech_features(
+    model_dir: str | Path | None,
+    audio_paths: Sequence[str | Path],
+    *,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    batch_size: int = 8,
+    progress: bool = False,
+) -> list[np.ndarray | str]:
+    """The SER model's (None: the shipped one) input frames of each clip, or the reason
+    it cannot be used."""
+    from emorl.recognizers.ser_workflow import default_cache_dir
+
+    model_dir = _ser_dir(model_dir)
+    out = map_rows(
+        [{"audio": str(p)} for p in audio_paths],
+        FeatureActor,
+        constructor_kwargs={
+            "model_dir": str(model_dir),
+            "cache_dir": str(cache_dir or default_cache_dir()),
+        },
+        workers=workers or cluster_cpus(),
+        batch_size=batch_size,
+        progress=progress,
+    )
+    return [
+        r["reason"] if r["reason"] else np.load(io.BytesIO(r["frames"]), allow_pickle=False)
+        for r in out
+    ]
+
+
+def evaluate_ser(
+    model_dir: str | Path | None,
+    source: Any,
+    *,
+    confusion_png: Path | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    batch_size: int = 8,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """``run_evaluate_ser`` for the model folder ``model_dir`` (None: shipped) on
+    ``source``, with the features extracted on Ray actors."""
+    from emorl.data import load_corpus
+    from emorl.emotions import FOUR_CLASS
+    from emorl.evaluation import plot_confusion_matrix
+    from emorl.recognizers.ser import SpeechEmotionRecognizer
+    from emorl.recognizers.ser_training import evaluate_ser as score
+    from emorl.recognizers.ser_workflow import SpeechSet
+
+    model_dir = _ser_dir(model_dir)
+    model = SpeechEmotionRecognizer.from_pretrained(model_dir)
+    corpus = load_corpus(
+        source.name, source.path, labels="four" if model.labels == FOUR_CLASS else "full"
+    )
+    if corpus.labels != model.labels:
+        raise ValueError(
+            f"{source.name} yields labels {corpus.labels}, the model predicts {model.labels}"
+        )
+    for utt in corpus.utterances:
+        if utt.audio_path is None:
+            raise ValueError(f"{corpus.name}: utterance {utt.id} has no audio")
+    found = speech_features(
+        model_dir,
+        [u.audio_path for u in corpus.utterances if u.audio_path is not None],
+        cache_dir=cache_dir,
+        workers=workers,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    index = {label: i for i, label in enumerate(corpus.labels)}
+    data, failed = SpeechSet(corpus.labels), []
+    for utt, frames in zip(corpus.utterances, found, strict=True):
+        if isinstance(frames, str):
+            corpus.skipped[f"unusable audio: {frames}"] += 1
+            failed.append(str(utt.audio_path))
+            continue
+        data.ids.append(utt.id)
+        data.arrays.append(frames)
+        data.y.append(index[utt.label])
+        data.speakers.append(utt.speaker or "unknown")
+    if failed:
+        warnings.warn(
+            f"{len(failed)} clip(s) of {corpus.name} skipped as unusable "
+            f"(first: {failed[0]}); see the 'skipped' counts",
+            stacklevel=2,
+        )
+    if len(data) == 0:
+        raise ValueError(f"{source.path}: no usable clips to evaluate")
+    begun = time.perf_counter()
+    report = score(model, data.arrays, data.y, data.speakers)
+    seconds = time.perf_counter() - begun
+    if confusion_png is not None:
+        plot_confusion_matrix(
+            report.confusion, model.labels, confusion_png, title=f"SER on {source.name}"
+        )
+    out = report.to_dict()
+    out.update(
+        corpus=source.name,
+        data=str(source.path),
+        skipped=dict(corpus.skipped),
+        speakers=len(set(data.speakers)),
+        model_seconds=round(seconds, 2),
+    )
+    return out
