@@ -111,6 +111,11 @@ def test_train_writes_a_complete_resumable_run(tmp_path: Path, tiny_yaml: Path) 
         progress=False,
     )
     assert json.loads((resumed / "run.json").read_text())["timesteps"] == 192
+    # the resumed run's curve starts with the interrupted run's calls up to the checkpoint
+    first = json.loads((run / "curve.json").read_text())["rows"]
+    again = json.loads((resumed / "curve.json").read_text())["rows"]
+    steps = int(checkpoint.stem.split("_")[1])
+    assert again[: len([r for r in first if r[0] <= steps])] == [r for r in first if r[0] <= steps]
 
 
 @pytest.mark.parametrize("algo", ["a2c", "dqn"])
@@ -142,6 +147,40 @@ def test_train_rejects_bad_input(tmp_path: Path) -> None:
         train("ppo", reward="joy", out=tmp_path)
     with pytest.raises(FileNotFoundError, match="nope.zip"):
         train("ppo", out=tmp_path, resume=tmp_path / "nope.zip")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        train("ppo", out=tmp_path, env_kwargs=ORACLE, progress=False, device="cuda")
+    assert not list(tmp_path.iterdir())  # nothing left behind
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("  n_steps: -5", "n_steps must be an integer"),
+        ("  learning_rate: .nan", "learning_rate must be a number"),
+        ("  gamma: 1.5", "gamma must be a number"),
+        ("  batch_size: 2.5", "batch_size must be an integer"),
+    ],
+)
+def test_bad_numbers_in_the_yaml_leave_no_run_folder(tmp_path: Path, line: str, match: str) -> None:
+    from emorl.agents.train import train
+
+    yaml_path = tmp_path / "bad.yml"
+    yaml_path.write_text(f"default:\n{line}\n")
+    out = tmp_path / "runs"
+    with pytest.raises(ValueError, match=match):
+        train("ppo", out=out, hyperparams=yaml_path, env_kwargs=ORACLE, progress=False)
+    assert not out.exists()
+
+
+def test_hyperparameters_the_algorithm_refuses_leave_no_run_folder(tmp_path: Path) -> None:
+    from emorl.agents.train import train
+
+    yaml_path = tmp_path / "bad.yml"
+    yaml_path.write_text("default:\n  n_steps: 64\n  batch_size: 1\n  policy: NoSuchPolicy\n")
+    out = tmp_path / "runs"
+    with pytest.raises(ValueError, match="refused the hyperparameters"):
+        train("ppo", out=out, hyperparams=yaml_path, env_kwargs=ORACLE, progress=False)
+    assert not out.exists()
 
 
 def test_baselines_are_deterministic_and_ordered() -> None:

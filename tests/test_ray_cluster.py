@@ -110,6 +110,14 @@ def test_study_trials_run_on_both_nodes_as_they_run_here(cluster, tmp_path: Path
     assert [r["run"] for r in again] == [r["run"] for r in results]
 
 
+def test_more_env_runners_than_cpus_is_refused_without_a_run_folder(cluster, tmp_path) -> None:
+    from emorl.agents.rllib import train_rllib
+
+    with pytest.raises(ValueError, match="needs as many CPUs"):
+        train_rllib(out=tmp_path / "runs", timesteps=64, env_runners=9, env_kwargs=ORACLE)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_rllib_has_one_env_runner_per_node_and_matches_a_local_run(cluster, tmp_path: Path) -> None:
     from emorl.agents.evaluate import evaluate_policy
     from emorl.agents.rllib import train_rllib

@@ -1,4 +1,6 @@
-"""Training callbacks: a rich progress bar, episode curves, evaluation, atomic checkpoints."""
+"""Training callbacks on Stable-Baselines3's: episode curves, true-emotion evaluation
+(an ``EvalCallback``), atomic checkpoints (a ``CheckpointCallback``); the progress bar is
+SB3's own (``learn(progress_bar=True)``, rich)."""
 
 from __future__ import annotations
 
@@ -6,36 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
 
 from emorl.artifacts import atomic_write, write_json
-
-
-class RichProgress(BaseCallback):
-    """A rich progress bar over environment steps with the recent success rate and mood."""
-
-    def __init__(self, total: int, description: str = "training", enabled: bool = True) -> None:
-        super().__init__()
-        self.total, self.description, self.enabled = total, description, enabled
-        self._bar: Any = None
-        self._context: Any = None
-
-    def _on_training_start(self) -> None:
-        from emorl.progress import task_progress
-
-        self._context = task_progress(self.enabled)
-        self._bar = self._context.__enter__()
-        self._task = self._bar.add_task(self.description, total=self.total)
-        self._start = self.num_timesteps
-
-    def _on_step(self) -> bool:
-        self._bar.update(self._task, completed=self.num_timesteps - self._start)
-        return True
-
-    def _on_training_end(self) -> None:
-        if self._context is not None:
-            self._context.__exit__(None, None, None)
-            self._context = None
 
 
 class EpisodeCurve(BaseCallback):
@@ -45,10 +20,12 @@ class EpisodeCurve(BaseCallback):
     rolling means go to the Stable-Baselines3 logger (TensorBoard).
     """
 
-    def __init__(self, path: str | Path, window: int = 100) -> None:
+    def __init__(
+        self, path: str | Path, window: int = 100, rows: list[list[float]] | None = None
+    ) -> None:
         super().__init__()
         self.path, self.window = Path(path), window
-        self.rows: list[list[float]] = []
+        self.rows: list[list[float]] = list(rows or [])  # a resumed run's earlier calls
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):
@@ -73,58 +50,61 @@ class EpisodeCurve(BaseCallback):
         write_json(self.path, {"columns": columns, "rows": self.rows})
 
 
-class EvalAndCheckpoint(BaseCallback):
-    """Every ``eval_freq`` steps: evaluate on fixed calls and keep the best model; every
-    ``checkpoint_freq`` steps: write ``checkpoints/model_<steps>.zip`` atomically."""
+class AtomicCheckpoint(CheckpointCallback):
+    """Stable-Baselines3's checkpoints (``<name>_<steps>_steps.zip`` every ``save_freq``
+    calls), each written to a temporary file and renamed, with the learning curve so far:
+    a run killed at any moment leaves whole checkpoints and a curve to resume from."""
 
-    def __init__(
-        self,
-        run_dir: str | Path,
-        env_id: str,
-        env_kwargs: dict[str, Any],
-        eval_freq: int = 0,
-        eval_episodes: int = 50,
-        checkpoint_freq: int = 0,
-        seed: int = 0,
-    ) -> None:
-        super().__init__()
-        self.run_dir = Path(run_dir)
-        self.env_id, self.env_kwargs = env_id, env_kwargs
-        self.eval_freq, self.eval_episodes = eval_freq, eval_episodes
-        self.checkpoint_freq, self.seed = checkpoint_freq, seed
-        self.evaluations: list[dict[str, Any]] = []
-        self.best = -np.inf
-        self._last_eval = self._last_ckpt = 0
-
-    def _on_training_start(self) -> None:
-        self._last_eval = self._last_ckpt = self.num_timesteps
+    def __init__(self, *args: Any, curve: EpisodeCurve | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.curve = curve
 
     def _on_step(self) -> bool:
-        if self.eval_freq and self.num_timesteps - self._last_eval >= self.eval_freq:
-            self._last_eval = self.num_timesteps
+        if self.n_calls % self.save_freq == 0:
+            save_model(self.model, self._checkpoint_path(extension="zip"))
+            if self.curve is not None:
+                self.curve.save()
+        return True
+
+
+class SuccessMoodEval(EvalCallback):
+    """Stable-Baselines3's periodic evaluation, scored on the caller's true emotions.
+
+    Every ``eval_freq`` calls the policy plays ``n_eval_episodes`` fixed calls (seeded
+    apart from the final evaluation's) and is scored by
+    :func:`emorl.agents.evaluate.summarise` (success, hang-ups, final true mood, true
+    reward) instead of the episode return; the best model by success + final mood goes to
+    ``best_model.zip``, every evaluation to ``evaluations.json`` and TensorBoard.
+    """
+
+    def __init__(self, eval_env: Any, run_dir: str | Path, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(eval_env, best_model_save_path=None, log_path=None, verbose=0, **kwargs)
+        self.calls_env = eval_env  # SB3 keeps a vectorised copy; calls are played on this one
+        self.run_dir, self.seed = Path(run_dir), seed
+        self.evaluations: list[dict[str, Any]] = []
+        self.best = -np.inf
+
+    def _on_step(self) -> bool:
+        if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:
             self.evaluate()
-        if self.checkpoint_freq and self.num_timesteps - self._last_ckpt >= self.checkpoint_freq:
-            self._last_ckpt = self.num_timesteps
-            save_model(self.model, self.run_dir / "checkpoints" / f"model_{self.num_timesteps}.zip")
         return True
 
     def evaluate(self) -> dict[str, Any]:
-        from emorl.agents.evaluate import evaluate_policy
+        from emorl.agents.evaluate import model_policy, run_episodes, summarise
 
         # evaluation calls are disjoint from the final evaluation's (seeded 10,000 on)
-        result = evaluate_policy(
-            "agent",
-            self.env_id,
-            self.env_kwargs,
-            model=self.model,
-            episodes=self.eval_episodes,
+        episodes = run_episodes(
+            self.calls_env,
+            model_policy(self.model),
+            self.n_eval_episodes,
             seed=1_000_000 + self.seed * 1000,
         )
-        row = {"timesteps": self.num_timesteps, **{k: result[k] for k in result if k != "policy"}}
+        row = {"timesteps": self.num_timesteps, **summarise(episodes)}
         self.evaluations.append(row)
         for key in ("success_rate", "hangup_rate", "final_mood", "true_reward"):
             self.logger.record(f"eval/{key}", row[key]["value"])
         score = row["success_rate"]["value"] + row["final_mood"]["value"]
+        self.last_mean_reward = float(score)
         if score > self.best:
             self.best = score
             save_model(self.model, self.run_dir / "best_model.zip")

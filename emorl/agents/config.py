@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,24 @@ RUN_KEYS = frozenset(
         "checkpoint_freq",
     }
 )
+# numeric hyperparameters checked before any training: key -> (minimum, maximum, integer)
+NUMERIC: dict[str, tuple[float, float, bool]] = {
+    "n_steps": (2, math.inf, True),
+    "batch_size": (1, math.inf, True),
+    "n_epochs": (1, math.inf, True),
+    "buffer_size": (1, math.inf, True),
+    "learning_starts": (0, math.inf, True),
+    "eval_freq": (0, math.inf, True),
+    "eval_episodes": (1, math.inf, True),
+    "checkpoint_freq": (0, math.inf, True),
+    "learning_rate": (0.0, math.inf, False),
+    "gamma": (0.0, 1.0, False),
+    "gae_lambda": (0.0, 1.0, False),
+    "ent_coef": (0.0, math.inf, False),
+    "vf_coef": (0.0, math.inf, False),
+    "clip_range": (0.0, math.inf, False),
+    "max_grad_norm": (0.0, math.inf, False),
+}
 # constructor arguments the training loop sets, never the YAML
 RESERVED = frozenset({"env", "seed", "tensorboard_log", "verbose", "device", "_init_setup_model"})
 
@@ -64,12 +83,23 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
     for key in ("n_envs", "n_timesteps"):
         if key in config and (not isinstance(config[key], int) or config[key] < 1):
             raise ValueError(f"{path}: {key} must be a positive integer, got {config[key]!r}")
+    for key, (low, high, integer) in NUMERIC.items():
+        if key in config:
+            check_number(config[key], low, high, integer, f"{path}: {key}")
     if config.get("vec_env", "subproc") not in ("subproc", "dummy"):
         raise ValueError(f"{path}: vec_env must be 'subproc' or 'dummy', got {config['vec_env']!r}")
     config.setdefault("n_envs", 1)
     config.setdefault("n_timesteps", 100_000)
     config.setdefault("policy", "MlpPolicy")
     return config
+
+
+def check_number(value: Any, low: float, high: float, integer: bool, where: str) -> None:
+    """A number in [low, high] (an integer when ``integer``); ``ValueError`` naming ``where``."""
+    kind = "an integer" if integer else "a number"
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{where} must be {kind} in [{low:g}, {high:g}], got {value!r}")
 
 
 def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -210,7 +210,6 @@ def train_rllib(
     reward_name = kwargs.get("reward", "default")
     settings = rllib_settings(config, env_runners)
     run_dir = Path(out) / run_name(env_id, ENGINE_NAME, reward_name, seed)
-    run_dir.mkdir(parents=True, exist_ok=False)
     meta: dict[str, Any] = {
         "algo": "ppo",
         "engine": "rllib",
@@ -224,17 +223,19 @@ def train_rllib(
         "versions": _versions(emorl.__version__),
         "status": "training",
     }
-    write_json(run_dir / "run.json", meta)
     torch.set_num_threads(1)
     total = int(run_cfg["n_timesteps"])
     checkpoint_freq = int(run_cfg.get("checkpoint_freq", 0) or 0)
     rows: list[list[float]] = []
-    writer = _writer(run_dir / "tb") if tensorboard else None
     with ray_session(address):
         cpus = cluster_cpus()
         if env_runners > cpus:  # RLlib would wait for CPUs that never come
             raise ValueError(f"--env-runners {env_runners} needs as many CPUs; Ray has {cpus}")
         algo = build_config(env_id, runner_kwargs, settings, seed).build_algo()
+        # the run folder appears only once RLlib has accepted the configuration
+        run_dir.mkdir(parents=True, exist_ok=False)
+        write_json(run_dir / "run.json", meta)
+        writer = _writer(run_dir / "tb") if tensorboard else None
         try:
             meta["env_runner_nodes"] = _runner_nodes(algo, env_runners)
             if resume is not None:

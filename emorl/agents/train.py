@@ -12,6 +12,7 @@ A run folder ``<out>/<env>__<algo>__<reward>__<seed>__<time>/`` holds ``model.zi
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,12 +61,18 @@ def train(
     tensorboard: bool = True,
     overrides: dict[str, Any] | None = None,
     threads: int = 1,
+    device: str = "cpu",
 ) -> Path:
-    """Train one agent and return its run folder (``threads``: torch's CPU threads)."""
+    """Train one agent and return its run folder (``threads``: torch's CPU threads).
+
+    ``resume`` continues from a checkpoint's weights and optimiser state (and prepends its
+    run's learning curve up to it); the environments start new calls and the random
+    streams differ, so a resumed run is close to an uninterrupted one, not identical."""
+    import gymnasium as gym
     import torch
 
     import emorl
-    from emorl.agents.callbacks import EpisodeCurve, EvalAndCheckpoint, RichProgress, save_model
+    from emorl.agents.callbacks import AtomicCheckpoint, EpisodeCurve, SuccessMoodEval, save_model
     from emorl.agents.config import algo_class, load_hyperparams, split_config
     from emorl.agents.envs import make_vec_env
     from emorl.artifacts import write_json
@@ -87,13 +94,33 @@ def train(
         env_id, reward, {**run_cfg.get("env_kwargs", {}), **(env_kwargs or {})}, progress
     )
     reward_name = kwargs.get("reward", "default")
+    device = resolve_device(device)
+    torch.set_num_threads(threads)  # small MLPs: more threads only contend on 2 cores
+    torch.manual_seed(seed)
+    # everything that can refuse the configuration runs before the run folder exists
+    venv = make_vec_env(env_id, kwargs, run_cfg["n_envs"], seed, run_cfg.get("vec_env", "subproc"))
     run_dir = Path(out) / run_name(env_id, algo, reward_name, seed)
+    cls = algo_class(algo)
+    tb = str(run_dir / "tb") if tensorboard else None
+    try:
+        if resume is not None:
+            model = cls.load(resume, env=venv, device=device, tensorboard_log=tb)
+        else:
+            model = cls(
+                run_cfg["policy"], venv, seed=seed, device=device, tensorboard_log=tb, **algo_kwargs
+            )
+    except (AssertionError, ValueError, TypeError) as err:
+        venv.close()
+        where = hyperparams or f"the shipped {algo}.yml"
+        raise ValueError(f"{where}: {algo} refused the hyperparameters: {err}") from None
+    done_steps = model.num_timesteps if resume is not None else 0
     run_dir.mkdir(parents=True, exist_ok=False)
     meta = {
         "algo": algo,
         "env_id": env_id,
         "reward": reward_name,
         "seed": seed,
+        "device": device,
         "config": config,
         "env_kwargs": kwargs,
         "resumed_from": str(resume) if resume else None,
@@ -101,43 +128,45 @@ def train(
         "status": "training",
     }
     write_json(run_dir / "run.json", meta)
-
-    torch.set_num_threads(threads)  # small MLPs: more threads only contend on 2 cores
-    torch.manual_seed(seed)
-    venv = make_vec_env(env_id, kwargs, run_cfg["n_envs"], seed, run_cfg.get("vec_env", "subproc"))
-    cls = algo_class(algo)
-    tb = str(run_dir / "tb") if tensorboard else None
-    if resume is not None:
-        model = cls.load(resume, env=venv, device="cpu", tensorboard_log=tb)
-        done_steps = model.num_timesteps
-    else:
-        model = cls(
-            run_cfg["policy"], venv, seed=seed, device="cpu", tensorboard_log=tb, **algo_kwargs
-        )
-        done_steps = 0
     total = run_cfg["n_timesteps"]
     remaining = max(total - done_steps, 0)
-    curve = EpisodeCurve(run_dir / "curve.json")
-    evalcb = EvalAndCheckpoint(
-        run_dir,
-        env_id,
-        kwargs,
-        eval_freq=run_cfg.get("eval_freq", 0),
-        eval_episodes=run_cfg.get("eval_episodes", 50),
-        checkpoint_freq=run_cfg.get("checkpoint_freq", 0),
-        seed=seed,
-    )
-    bar = RichProgress(remaining, f"{algo} {reward_name} seed {seed}", progress)
+    n_envs = run_cfg["n_envs"]
+    curve = EpisodeCurve(run_dir / "curve.json", rows=_earlier_curve(resume, done_steps))
+    callbacks = [curve]
+    if run_cfg.get("checkpoint_freq"):
+        callbacks.append(
+            AtomicCheckpoint(
+                max(run_cfg["checkpoint_freq"] // n_envs, 1),
+                str(run_dir / "checkpoints"),
+                name_prefix="model",
+                curve=curve,
+            )
+        )
+    eval_env = None
+    if run_cfg.get("eval_freq"):
+        eval_env = gym.make(env_id, **kwargs)
+        callbacks.append(
+            SuccessMoodEval(
+                eval_env,
+                run_dir,
+                seed=seed,
+                eval_freq=max(run_cfg["eval_freq"] // n_envs, 1),
+                n_eval_episodes=run_cfg.get("eval_episodes", 50),
+            )
+        )
     begun = time.perf_counter()
     try:
         model.learn(
             remaining,
-            callback=[bar, curve, evalcb],
+            callback=callbacks,
             reset_num_timesteps=resume is None,
             tb_log_name="run",
+            progress_bar=progress,
         )
     finally:
         venv.close()
+        if eval_env is not None:
+            eval_env.close()
     seconds = time.perf_counter() - begun
     save_model(model, run_dir / "model.zip")
     meta.update(
@@ -148,6 +177,30 @@ def train(
     )
     write_json(run_dir / "run.json", meta)
     return run_dir
+
+
+def resolve_device(device: str) -> str:
+    """``cpu`` (default), ``cuda`` / ``cuda:N`` when a GPU is there, or ``auto``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA device is available (use --device cpu)")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"--device must be cpu, cuda[:N] or auto, got {device!r}")
+    return device
+
+
+def _earlier_curve(resume: str | Path | None, done_steps: int) -> list[list[float]]:
+    """The learning curve up to the checkpoint, from the run folder it was saved in."""
+    if resume is None:
+        return []
+    path = Path(resume).resolve().parent.parent / "curve.json"
+    if not path.is_file():
+        return []
+    rows = json.loads(path.read_text(encoding="utf-8")).get("rows", [])
+    return [row for row in rows if row and row[0] <= done_steps]
 
 
 def _versions(emorl_version: str) -> dict[str, str]:
@@ -190,6 +243,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     ray.add_argument(
         "--ray-address", default=None, metavar="HOST:PORT", help="rllib: join this Ray cluster"
     )
+    parser.add_argument(
+        "--device", default="cpu", help="torch device: cpu (default), cuda[:N] or auto"
+    )
     parser.add_argument("--no-tensorboard", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -229,6 +285,7 @@ def train_from_args(args: argparse.Namespace) -> Path:
         resume=args.resume,
         progress=not args.no_progress,
         tensorboard=not args.no_tensorboard,
+        device=args.device,
     )
 
 
