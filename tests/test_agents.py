@@ -147,7 +147,7 @@ def test_train_rejects_bad_input(tmp_path: Path) -> None:
         train("ppo", reward="joy", out=tmp_path)
     with pytest.raises(FileNotFoundError, match="nope.zip"):
         train("ppo", out=tmp_path, resume=tmp_path / "nope.zip")
-    with pytest.raises(ValueError, match="no CUDA device"):
+    with pytest.raises(ValueError, match="CUDA is not available"):
         train("ppo", out=tmp_path, env_kwargs=ORACLE, progress=False, device="cuda")
     assert not list(tmp_path.iterdir())  # nothing left behind
 

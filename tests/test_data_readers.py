@@ -16,6 +16,7 @@ from emorl.data import (
     detokenize,
     load_corpus,
 )
+from emorl.data.speech_corpora import TESS_SKIP, parse_tess_name
 from emorl.emotions import CORPUS_LABELS, FOUR_CLASS
 
 try:
@@ -475,7 +476,6 @@ def test_emodb_tess_cremad(tmp_path: Path) -> None:
     assert cremad.skipped == Counter({"label 'fear' not in four-class set": 1})
     for name, bad in (
         ("emodb", "03a01Xa.wav"),
-        ("tess", "MAF_back_angry.wav"),
         ("cremad", "1001_DFA_JOY_XX.wav"),
     ):
         touch_all(tmp_path / name, [bad])
@@ -483,6 +483,71 @@ def test_emodb_tess_cremad(tmp_path: Path) -> None:
             load_corpus(name, tmp_path / name)
     with pytest.raises(CorpusFormatError, match="no .wav or .flac files"):
         load_corpus("tess", write(tmp_path / "empty" / "readme.txt", "nothing").parent)
+
+
+def test_tess_irregular_real_names(tmp_path: Path) -> None:
+    """Names found in real copies of TESS parse; what still does not is counted, not fatal."""
+    names = [
+        "OAF_Fear/OAF_back_fear.wav",
+        "OAF_Neutral/OA_bite_neutral.flac",  # short speaker code
+        "YAF_fear/YAF_germ_Fear.wav",  # capitalised emotion
+        "YAF_sad/YAF_chain_sad .wav",  # trailing space
+        "YAF_happy/YAF__book_happy.wav",  # double underscore
+        "OAF_angry/oaf_bath__ANGRY .wav",
+        "YA_disgust/YA_dab_disgust.wav",
+        "YAF_pleasant_surprised/YAF_dog_ps.wav",
+        "OAF_Pleasant_surprise/OAF_dime_pleasant_surprise.wav",
+        "junk/MAF_back_angry.wav",  # unknown speaker
+        "junk/OAF_back_calm.wav",  # not a TESS emotion
+        "junk/OAF_back_home_angry.wav",  # word with an underscore
+        "junk/OAF_angry.wav",  # no word
+        "junk/readme.wav",
+    ]
+    touch_all(tmp_path, names)
+    full = load_corpus("tess", tmp_path, labels="full")
+    assert_well_formed(full, "tess")
+    got = {u.id: (u.speaker, u.extra["word"], u.label) for u in full.utterances}
+    assert got == {
+        "OAF_back_fear": ("tess_OAF", "back", "fear"),
+        "OA_bite_neutral": ("tess_OAF", "bite", "neutral"),
+        "YAF_germ_Fear": ("tess_YAF", "germ", "fear"),
+        "YAF_chain_sad": ("tess_YAF", "chain", "sad"),
+        "YAF__book_happy": ("tess_YAF", "book", "happy"),
+        "oaf_bath__ANGRY": ("tess_OAF", "bath", "angry"),
+        "YA_dab_disgust": ("tess_YAF", "dab", "disgust"),
+        "YAF_dog_ps": ("tess_YAF", "dog", "pleasant_surprise"),
+        "OAF_dime_pleasant_surprise": ("tess_OAF", "dime", "pleasant_surprise"),
+    }
+    neutral = next(u for u in full.utterances if u.id == "OA_bite_neutral")
+    assert neutral.text == "Say the word bite" and neutral.extra["age"] == "older"
+    assert neutral.audio_path == tmp_path / "OAF_Neutral" / "OA_bite_neutral.flac"
+    assert full.skipped == Counter({TESS_SKIP: 5})
+    four = load_corpus("tess", tmp_path)
+    assert four.label_counts() == {"neutral": 1, "happy": 1, "sad": 1, "angry": 1}
+    assert four.skipped[TESS_SKIP] == 5
+    assert four.skipped["label 'fear' not in four-class set"] == 2
+    # the same utterance with and without a trailing space is one utterance
+    touch_all(tmp_path, ["copy/YAF_chain_sad.wav"])
+    assert load_corpus("tess", tmp_path).skipped["duplicate file name"] == 1
+
+
+@pytest.mark.parametrize(
+    ("stem", "parsed"),
+    [
+        ("OA_bite_neutral", ("OAF", "bite", "neutral")),
+        ("YAF_germ_Fear", ("YAF", "germ", "fear")),
+        (" YAF_dog_PS ", ("YAF", "dog", "pleasant_surprise")),
+        ("OAF_back_angry_", ("OAF", "back", "angry")),
+        ("OAF__back___sad", ("OAF", "back", "sad")),
+        ("OAF_back", None),
+        ("OAF_back_angry_extra", None),
+        ("XAF_back_angry", None),
+        ("OAF_b@ck_angry", None),
+        ("", None),
+    ],
+)
+def test_parse_tess_name(stem: str, parsed: tuple[str, str, str] | None) -> None:
+    assert parse_tess_name(stem) == parsed
 
 
 def test_readers_are_deterministic(tmp_path: Path) -> None:

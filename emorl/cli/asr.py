@@ -71,8 +71,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--asr-model",
         default=None,
-        metavar="DIR",
-        help="local CTranslate2 Whisper folder (default: packaged Whisper tiny.en)",
+        metavar="DIR|base",
+        help="local CTranslate2 Whisper folder, or base (emorl models install whisper-base); "
+        "default: packaged Whisper tiny.en",
     )
     group.add_argument("--beam-size", type=int, default=d.beam_size)
     group.add_argument(

@@ -2,7 +2,8 @@
 
 These readers only parse names (``.wav``/``.flac``, searched recursively, sorted, dot files
 left out); they never open the audio. A name that does not follow the corpus's scheme
-raises :class:`CorpusFormatError` naming the file. Ids are the file stems; the same stem
+raises :class:`CorpusFormatError` naming the file, except in TESS, whose real copies hold
+irregular names: there it is skipped and counted. Ids are the file stems; the same stem
 twice (say ``.wav`` and ``.flac``) is a duplicate-id error.
 """
 
@@ -133,39 +134,73 @@ def read_emodb(path: str | Path, *, labels: LabelMode = "four") -> Corpus:
 
 TESS_EMOTIONS: dict[str, str] = {
     "angry": "angry",
+    "anger": "angry",
     "disgust": "disgust",
+    "disgusted": "disgust",
     "fear": "fear",
+    "fearful": "fear",
     "happy": "happy",
+    "happiness": "happy",
     "neutral": "neutral",
     "sad": "sad",
+    "sadness": "sad",
     "ps": "pleasant_surprise",
+    "surprise": "pleasant_surprise",
+    "surprised": "pleasant_surprise",
     "pleasant_surprise": "pleasant_surprise",
     "pleasant_surprised": "pleasant_surprise",
 }
-_TESS = re.compile(
-    r"(OAF|YAF)_(\w+?)_(angry|disgust|fear|happy|neutral|sad|ps|pleasant_surprised?)",
-    re.IGNORECASE,
-)
+#: Speaker codes as written in the file names (some copies shorten OAF/YAF to OA/YA).
+TESS_SPEAKERS: dict[str, str] = {"oaf": "OAF", "oa": "OAF", "yaf": "YAF", "ya": "YAF"}
+TESS_SKIP = "not a TESS name (OAF|YAF_word_emotion)"
+_TESS_WORD = re.compile(r"[a-z0-9'-]+")
+
+
+def parse_tess_name(stem: str) -> tuple[str, str, str] | None:
+    """``(speaker, word, emotion)`` of a TESS file stem, or ``None`` if it is not one.
+
+    Lenient with the irregular names of the real corpus: case (``YAF_germ_Fear``),
+    surrounding spaces, repeated underscores (``OAF_back__angry``), short speaker codes
+    (``OA_bite_neutral`` -> ``OAF``) and the spelled-out ``pleasant_surprise(d)`` for ``ps``.
+    ``speaker`` is ``OAF``/``YAF``, ``word`` lower case, ``emotion`` a
+    :data:`TESS_EMOTIONS` value.
+    """
+    pieces = [piece.strip() for piece in stem.strip().lower().split("_")]
+    pieces = [piece for piece in pieces if piece]
+    if len(pieces) >= 4 and f"{pieces[-2]}_{pieces[-1]}" in TESS_EMOTIONS:
+        pieces[-2:] = [f"{pieces[-2]}_{pieces[-1]}"]
+    if len(pieces) != 3:
+        return None
+    who, word, emotion = pieces
+    if who not in TESS_SPEAKERS or emotion not in TESS_EMOTIONS:
+        return None
+    if _TESS_WORD.fullmatch(word) is None:
+        return None
+    return TESS_SPEAKERS[who], word, TESS_EMOTIONS[emotion]
 
 
 def read_tess(path: str | Path, *, labels: LabelMode = "four") -> Corpus:
     """TESS ``{OAF|YAF}_{word}_{emotion}`` (e.g. ``YAF_dog_ps``; ``ps`` = pleasant surprise).
 
-    Folder names are ignored. Speaker ``tess_OAF`` / ``tess_YAF``; text the carrier phrase
-    ``"Say the word {word}"``; ``extra``: word, age (older/younger).
+    Names are read leniently (:func:`parse_tess_name`: ``OA_bite_neutral``,
+    ``YAF_germ_Fear``, trailing spaces, double underscores); a name that still does not fit
+    is skipped and counted under :data:`TESS_SKIP`, not an error. Ids are the stems without
+    surrounding spaces. Folder names are ignored. Speaker ``tess_OAF`` / ``tess_YAF``; text
+    the carrier phrase ``"Say the word {word}"``; ``extra``: word, age (older/younger).
     """
     builder = CorpusBuilder("tess", labels)
     for file in find_audio(Path(path)):
-        m = _TESS.fullmatch(file.stem)
-        if m is None:
-            raise CorpusFormatError(file, None, "not a TESS name (OAF|YAF_word_emotion)")
-        who, word, emotion = m.group(1).upper(), m.group(2).lower(), m.group(3).lower()
-        label = builder.map_label(TESS_EMOTIONS[emotion], file, None)
+        parsed = parse_tess_name(file.stem)
+        if parsed is None:
+            builder.skip(TESS_SKIP)
+            continue
+        who, word, emotion = parsed
+        label = builder.map_label(emotion, file, None)
         if label is None:
             continue
         builder.add_file(
             Utterance(
-                id=file.stem,
+                id=file.stem.strip(),
                 label=label,
                 text=f"Say the word {word}",
                 audio_path=file,

@@ -201,7 +201,11 @@ def label_mode_for(model: TextEmotionRecognizer) -> LabelMode:
 def run_evaluate_ter(
     model: TextEmotionRecognizer, source: CorpusSource, *, confusion_png: Path | None = None
 ) -> dict[str, Any]:
-    """Evaluate on one corpus; a dict with ``n``, ``accuracy``, ``ua``, ``macro_f1``..."""
+    """Evaluate on one corpus; a dict with ``n``, ``accuracy``, ``ua``, ``macro_f1``...
+
+    ``model`` is a :class:`TextEmotionRecognizer` or anything with its ``labels`` and
+    ``probabilities(texts, batch_size=)`` (e.g. :class:`emorl.scale.recognizers.RayTextRecognizer`).
+    """
     corpus = _read(source, label_mode_for(model))
     if corpus.labels != model.labels:
         raise ValueError(

@@ -85,55 +85,39 @@ def _labels_of(model_dir: str | Path) -> tuple[str, ...]:
     return check_labels(config, folder)
 
 
+class RayTextRecognizer:
+    """A text recognizer whose ``probabilities`` run on Ray actors (same labels, same numbers)."""
+
+    def __init__(self, model_dir: str | Path | None, workers: int | None, progress: bool) -> None:
+        self.model_dir = _ter_dir(model_dir)
+        self.labels = _labels_of(self.model_dir)
+        self.workers, self.progress = workers, progress
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return ter_probabilities(
+            self.model_dir,
+            texts,
+            workers=self.workers,
+            batch_size=batch_size,
+            progress=self.progress,
+        )
+
+
 def evaluate_ter(
     model_dir: str | Path | None,
     source: Any,
     *,
     confusion_png: Path | None = None,
     workers: int | None = None,
-    batch_size: int = 64,
     progress: bool = False,
 ) -> dict[str, Any]:
     """``run_evaluate_ter`` for the model folder ``model_dir`` (None: shipped) on
     ``source`` (a :class:`emorl.recognizers.ter_workflow.CorpusSource`), predicted on Ray
     actors."""
-    from emorl.data import load_corpus
-    from emorl.emotions import FOUR_CLASS
-    from emorl.evaluation import classification_report, plot_confusion_matrix
-    from emorl.recognizers.text_data import text_set
+    from emorl.recognizers.ter_workflow import run_evaluate_ter
 
-    model_dir = _ter_dir(model_dir)
-    labels = _labels_of(model_dir)
-    corpus = load_corpus(
-        source.name, source.path, labels="four" if labels == FOUR_CLASS else "full"
-    )
-    if corpus.labels != labels:
-        raise ValueError(
-            f"{source.name} yields labels {corpus.labels}, the model predicts {labels}"
-        )
-    data = text_set(corpus.utterances, corpus.labels, corpus.name)
-    if len(data) == 0:
-        raise ValueError(f"{source.path}: no utterances to evaluate")
-    begun = time.perf_counter()
-    probs = ter_probabilities(
-        model_dir, data.texts, workers=workers, batch_size=batch_size, progress=progress
-    )
-    report = classification_report(np.asarray(data.y), probs.argmax(axis=1), labels)
-    seconds = time.perf_counter() - begun
-    if confusion_png is not None:
-        plot_confusion_matrix(
-            report.confusion, labels, confusion_png, title=f"TER on {source.name}"
-        )
-    out = report.to_dict()
-    out.update(
-        {
-            "corpus": source.name,
-            "data": str(source.path),
-            "skipped": dict(corpus.skipped),
-            "sentences_per_second": round(len(data) / seconds, 1),
-        }
-    )
-    return out
+    model = RayTextRecognizer(model_dir, workers, progress)
+    return run_evaluate_ter(model, source, confusion_png=confusion_png)
 
 
 class FeatureActor(BatchActor):
