@@ -75,9 +75,16 @@ def register(train_kinds, evaluate_kinds) -> None:
     add_ray_arguments(evaluate, "feature-extraction actors", flag=True)
     evaluate.add_argument(
         "--backend",
-        choices=("network", "functionals"),
+        choices=("network", "functionals", "whisper"),
         default="network",
-        help="with --cv: the paper network or the functionals + SVM baseline",
+        help="with --cv: the paper network, the functionals + SVM baseline, or pooled Whisper "
+        "encoder states + per-speaker z-norm + logistic regression",
+    )
+    evaluate.add_argument(
+        "--whisper-model",
+        default="tiny.en",
+        help="with --backend whisper: tiny.en, base (emorl models install whisper-base) or a "
+        "CTranslate2 Whisper folder",
     )
     evaluate.add_argument(
         "--classifier", choices=("svm", "logreg"), default="svm", help="the baseline's classifier"
@@ -210,6 +217,24 @@ def evaluate_ser(args: argparse.Namespace) -> int:
     sources = corpus_sources(args.corpus, args.data)
     if args.cv and wants_ray(args):
         raise ValueError("--ray evaluates a model; it does not run --cv")
+    if args.cv and args.backend == "whisper":
+        from emorl.recognizers.whisper_ser import crossval_whisper_ser
+
+        if len(sources) != 1:
+            raise ValueError("--backend whisper cross-validates one corpus")
+        summary = crossval_whisper_ser(
+            sources[0].path,
+            args.whisper_model,
+            folds=args.folds,
+            seed=args.split_seed,
+            corpus=sources[0].name,
+            cache_dir=args.cache,
+            out=args.out,
+            progress=not args.no_progress,
+        )
+        title = f"SER (whisper {args.whisper_model}) {args.folds}-fold speaker CV"
+        print_cv(summary, title, args.json)
+        return 0
     if args.cv:
         job = SERCrossValJob(
             sources=sources,
