@@ -7,7 +7,7 @@ import os
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -77,39 +77,58 @@ class SpeechSet:
         return {label: found.get(i, 0) for i, label in enumerate(self.labels)}
 
 
+def usable_features(extract: Callable[[Path], np.ndarray], path: Path) -> np.ndarray | str:
+    """``extract(path)``, or the reason the clip cannot be used (corrupt, silent, short...)."""
+    try:
+        return extract(path)
+    except (AudioError, FeatureExtractionError) as err:
+        return getattr(err, "problem", None) or str(err).split(": ", 1)[-1]
+
+
 def speech_set(
     corpus: Corpus,
-    extractor: SpeechFeatureExtractor,
+    extractor: SpeechFeatureExtractor | None,
     kind: FeatureKind = "frames",
     *,
     progress: bool = True,
+    features: Callable[[list[Path]], list[np.ndarray | str]] | None = None,
 ) -> SpeechSet:
     """Extract (or read cached) features of every clip of ``corpus``.
 
-    A clip whose audio cannot be used (corrupt, silent, too short...) is counted in
-    ``corpus.skipped`` under ``"unusable audio: <reason>"`` and named in a warning.
+    ``features(paths)`` computes them elsewhere instead (each an array or the reason the
+    clip cannot be used; e.g. on Ray actors, :func:`emorl.scale.recognizers.speech_features`).
+    A clip whose audio cannot be used is counted in ``corpus.skipped`` under
+    ``"unusable audio: <reason>"`` and named in a warning.
     """
+    paths = []
+    for utt in corpus.utterances:
+        if utt.audio_path is None:
+            raise ValueError(f"{corpus.name}: utterance {utt.id} has no audio")
+        paths.append(utt.audio_path)
+    if features is not None:
+        found = features(paths)
+    else:
+        if extractor is None:
+            raise ValueError("speech_set needs an extractor or features")
+        extract = extractor.frames_file if kind == "frames" else extractor.functionals_file
+        found = []
+        with task_progress(progress) as bar:
+            task = bar.add_task(f"{kind} of {corpus.name}", total=len(paths))
+            for path in paths:
+                found.append(usable_features(extract, path))
+                bar.advance(task)
     index = {label: i for i, label in enumerate(corpus.labels)}
     result = SpeechSet(corpus.labels)
     failed: list[str] = []
-    extract = extractor.frames_file if kind == "frames" else extractor.functionals_file
-    with task_progress(progress) as bar:
-        task = bar.add_task(f"{kind} of {corpus.name}", total=len(corpus.utterances))
-        for utt in corpus.utterances:
-            bar.advance(task)
-            if utt.audio_path is None:
-                raise ValueError(f"{corpus.name}: utterance {utt.id} has no audio")
-            try:
-                array = extract(utt.audio_path)
-            except (AudioError, FeatureExtractionError) as err:
-                reason = getattr(err, "problem", None) or str(err).split(": ", 1)[-1]
-                corpus.skipped[f"unusable audio: {reason}"] += 1
-                failed.append(str(utt.audio_path))
-                continue
-            result.ids.append(utt.id)
-            result.arrays.append(array)
-            result.y.append(index[utt.label])
-            result.speakers.append(utt.speaker or "unknown")
+    for utt, item in zip(corpus.utterances, found, strict=True):
+        if isinstance(item, str):
+            corpus.skipped[f"unusable audio: {item}"] += 1
+            failed.append(str(utt.audio_path))
+            continue
+        result.ids.append(utt.id)
+        result.arrays.append(item)
+        result.y.append(index[utt.label])
+        result.speakers.append(utt.speaker or "unknown")
     if failed:
         warnings.warn(
             f"{len(failed)} clip(s) of {corpus.name} skipped as unusable "
@@ -236,18 +255,26 @@ def run_evaluate_ser(
     confusion_png: Path | None = None,
     cache_dir: Path | None = None,
     progress: bool = True,
+    features: Callable[[list[Path]], list[np.ndarray | str]] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate on a corpus; each unseen speaker is normalised with their own clips."""
+    """Evaluate on a corpus; each unseen speaker is normalised with their own clips.
+
+    ``features``: compute the clips' input frames elsewhere (see :func:`speech_set`).
+    """
     mode: LabelMode = "four" if model.labels == FOUR_CLASS else "full"
     corpus = _read(source, mode)
     if corpus.labels != model.labels:
         raise ValueError(
             f"{source.name} yields labels {corpus.labels}, the model predicts {model.labels}"
         )
-    extractor = SpeechFeatureExtractor(
-        model.config.feature_config(), cache_dir=cache_dir or default_cache_dir()
+    extractor = (
+        SpeechFeatureExtractor(
+            model.config.feature_config(), cache_dir=cache_dir or default_cache_dir()
+        )
+        if features is None
+        else None
     )
-    data = speech_set(corpus, extractor, progress=progress)
+    data = speech_set(corpus, extractor, progress=progress, features=features)
     if len(data) == 0:
         raise ValueError(f"{source.path}: no usable clips to evaluate")
     begun = time.perf_counter()

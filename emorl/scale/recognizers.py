@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -133,18 +132,15 @@ class FeatureActor(BatchActor):
         self.extractor = SpeechFeatureExtractor(config, cache_dir=cache_dir)
 
     def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from emorl.audio import AudioError
-        from emorl.recognizers.speech_features import FeatureExtractionError
+        from emorl.recognizers.ser_workflow import usable_features
 
         out = []
         for row in rows:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    array = self.extractor.frames_file(row["audio"])
-            except (AudioError, FeatureExtractionError) as err:
-                reason = getattr(err, "problem", None) or str(err).split(": ", 1)[-1]
-                out.append({"frames": b"", "reason": reason})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                array = usable_features(self.extractor.frames_file, row["audio"])
+            if isinstance(array, str):
+                out.append({"frames": b"", "reason": array})
                 continue
             buffer = io.BytesIO()
             np.save(buffer, array, allow_pickle=False)
@@ -195,65 +191,25 @@ def evaluate_ser(
 ) -> dict[str, Any]:
     """``run_evaluate_ser`` for the model folder ``model_dir`` (None: shipped) on
     ``source``, with the features extracted on Ray actors."""
-    from emorl.data import load_corpus
-    from emorl.emotions import FOUR_CLASS
-    from emorl.evaluation import plot_confusion_matrix
     from emorl.recognizers.ser import SpeechEmotionRecognizer
-    from emorl.recognizers.ser_training import evaluate_ser as score
-    from emorl.recognizers.ser_workflow import SpeechSet
+    from emorl.recognizers.ser_workflow import run_evaluate_ser
 
     model_dir = _ser_dir(model_dir)
-    model = SpeechEmotionRecognizer.from_pretrained(model_dir)
-    corpus = load_corpus(
-        source.name, source.path, labels="four" if model.labels == FOUR_CLASS else "full"
-    )
-    if corpus.labels != model.labels:
-        raise ValueError(
-            f"{source.name} yields labels {corpus.labels}, the model predicts {model.labels}"
+
+    def on_actors(paths: list[Path]) -> list[np.ndarray | str]:
+        return speech_features(
+            model_dir,
+            paths,
+            cache_dir=cache_dir,
+            workers=workers,
+            batch_size=batch_size,
+            progress=progress,
         )
-    for utt in corpus.utterances:
-        if utt.audio_path is None:
-            raise ValueError(f"{corpus.name}: utterance {utt.id} has no audio")
-    found = speech_features(
-        model_dir,
-        [u.audio_path for u in corpus.utterances if u.audio_path is not None],
-        cache_dir=cache_dir,
-        workers=workers,
-        batch_size=batch_size,
+
+    return run_evaluate_ser(
+        SpeechEmotionRecognizer.from_pretrained(model_dir),
+        source,
+        confusion_png=confusion_png,
         progress=progress,
+        features=on_actors,
     )
-    index = {label: i for i, label in enumerate(corpus.labels)}
-    data, failed = SpeechSet(corpus.labels), []
-    for utt, frames in zip(corpus.utterances, found, strict=True):
-        if isinstance(frames, str):
-            corpus.skipped[f"unusable audio: {frames}"] += 1
-            failed.append(str(utt.audio_path))
-            continue
-        data.ids.append(utt.id)
-        data.arrays.append(frames)
-        data.y.append(index[utt.label])
-        data.speakers.append(utt.speaker or "unknown")
-    if failed:
-        warnings.warn(
-            f"{len(failed)} clip(s) of {corpus.name} skipped as unusable "
-            f"(first: {failed[0]}); see the 'skipped' counts",
-            stacklevel=2,
-        )
-    if len(data) == 0:
-        raise ValueError(f"{source.path}: no usable clips to evaluate")
-    begun = time.perf_counter()
-    report = score(model, data.arrays, data.y, data.speakers)
-    seconds = time.perf_counter() - begun
-    if confusion_png is not None:
-        plot_confusion_matrix(
-            report.confusion, model.labels, confusion_png, title=f"SER on {source.name}"
-        )
-    out = report.to_dict()
-    out.update(
-        corpus=source.name,
-        data=str(source.path),
-        skipped=dict(corpus.skipped),
-        speakers=len(set(data.speakers)),
-        model_seconds=round(seconds, 2),
-    )
-    return out
