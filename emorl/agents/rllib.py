@@ -183,10 +183,9 @@ def train_rllib(
     """Train PPO on RLlib and return the run folder (see the module docstring)."""
     import torch
 
-    import emorl
     from emorl.agents import REWARDS
     from emorl.agents.config import load_hyperparams, split_config
-    from emorl.agents.train import resolve_env_kwargs, run_name
+    from emorl.agents.train import library_versions, resolve_env_kwargs, run_name
     from emorl.artifacts import write_json
     from emorl.scale.cluster import cluster_cpus, ray_session, require_ray
 
@@ -220,7 +219,7 @@ def train_rllib(
         "rllib": settings,
         "env_kwargs": kwargs,
         "resumed_from": str(resume) if resume else None,
-        "versions": _versions(emorl.__version__),
+        "versions": library_versions("ray"),
         "status": "training",
     }
     torch.set_num_threads(1)
@@ -364,19 +363,6 @@ class _bar:
 
     def __exit__(self, *exc: Any) -> None:
         self._context.__exit__(*exc)
-
-
-def _versions(emorl_version: str) -> dict[str, str]:
-    import gymnasium
-    import ray
-    import torch
-
-    return {
-        "emorl": emorl_version,
-        "ray": ray.__version__,
-        "gymnasium": gymnasium.__version__,
-        "torch": torch.__version__,
-    }
 
 
 def is_rllib_checkpoint(path: str | Path) -> bool:

@@ -71,7 +71,6 @@ def train(
     import gymnasium as gym
     import torch
 
-    import emorl
     from emorl.agents.callbacks import AtomicCheckpoint, EpisodeCurve, SuccessMoodEval, save_model
     from emorl.agents.config import algo_class, load_hyperparams, split_config
     from emorl.agents.envs import make_vec_env
@@ -125,7 +124,7 @@ def train(
         "config": config,
         "env_kwargs": kwargs,
         "resumed_from": str(resume) if resume else None,
-        "versions": _versions(emorl.__version__),
+        "versions": library_versions("stable_baselines3"),
         "status": "training",
     }
     write_json(run_dir / "run.json", meta)
@@ -191,17 +190,15 @@ def _earlier_curve(resume: str | Path | None, done_steps: int) -> list[list[floa
     return [row for row in rows if row and row[0] <= done_steps]
 
 
-def _versions(emorl_version: str) -> dict[str, str]:
-    import gymnasium
-    import stable_baselines3
-    import torch
+def library_versions(*engines: str) -> dict[str, str]:
+    """Versions of emorl, gymnasium, torch and the training ``engines`` (module names)."""
+    import importlib
 
-    return {
-        "emorl": emorl_version,
-        "stable_baselines3": stable_baselines3.__version__,
-        "gymnasium": gymnasium.__version__,
-        "torch": torch.__version__,
-    }
+    import emorl
+
+    names = ("gymnasium", "torch", *engines)
+    versions = {name: importlib.import_module(name).__version__ for name in names}
+    return {"emorl": emorl.__version__, **versions}
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -239,40 +236,26 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def train_from_args(args: argparse.Namespace) -> Path:
     """Run :func:`train` (or, with ``--engine rllib``, RLlib PPO) from parsed arguments."""
     env_kwargs = {"recognizer": args.recognizer} if args.recognizer else None
-    if getattr(args, "engine", "sb3") == "rllib":
-        from emorl.agents.rllib import train_rllib
-
-        if args.algo != "ppo" or args.n_envs is not None:
-            raise ValueError("--engine rllib trains PPO; use --env-runners, not --n-envs")
-        return train_rllib(
-            args.env,
-            reward=args.reward,
-            timesteps=args.timesteps,
-            seed=args.seed,
-            env_runners=args.env_runners,
-            out=args.out,
-            hyperparams=args.hyperparams,
-            env_kwargs=env_kwargs,
-            resume=args.resume,
-            progress=not args.no_progress,
-            tensorboard=not args.no_tensorboard,
-            address=args.ray_address,
-        )
-    return train(
-        args.algo,
-        args.env,
+    common = dict(
         reward=args.reward,
         timesteps=args.timesteps,
         seed=args.seed,
-        n_envs=args.n_envs,
         out=args.out,
         hyperparams=args.hyperparams,
         env_kwargs=env_kwargs,
         resume=args.resume,
         progress=not args.no_progress,
         tensorboard=not args.no_tensorboard,
-        device=args.device,
     )
+    if getattr(args, "engine", "sb3") == "rllib":
+        from emorl.agents.rllib import train_rllib
+
+        if args.algo != "ppo" or args.n_envs is not None:
+            raise ValueError("--engine rllib trains PPO; use --env-runners, not --n-envs")
+        return train_rllib(
+            args.env, env_runners=args.env_runners, address=args.ray_address, **common
+        )
+    return train(args.algo, args.env, n_envs=args.n_envs, device=args.device, **common)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
