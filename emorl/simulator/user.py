@@ -69,6 +69,7 @@ class SupportCaller:
         self._said: dict[str, str] = {}
         self._counts: dict[str, int] = {}
         self._bad_news = self._refused = self._resolved = self._alternative = False
+        self._confirmed = False  # the caller has said a read-back was right
         self._ended = False
 
     # ------------------------------------------------------------------ protocol
@@ -85,6 +86,7 @@ class SupportCaller:
         self.patience_left = int(rng.integers(traits.patience[0], traits.patience[1] + 1))
         self._said, self._counts = {}, {}
         self._bad_news = self._refused = self._resolved = self._alternative = False
+        self._confirmed = False  # the caller has said a read-back was right
         self._ended = False
         index, p, intensity = self.mood.opening(rng)
         return self._turn("open", index, p, intensity, Appraisal(), rng, {})
@@ -151,9 +153,9 @@ class SupportCaller:
                         "slot": slot,
                     },
                 )
-            if count > 0 and self._counts.get("_confirmed", 0):
+            if count > 0 and self._confirmed:
                 return Appraisal(repetition=1.0), "repeat_complaint", {}
-            self._counts["_confirmed"] = 1
+            self._confirmed = True
             return Appraisal(progress=0.4), "confirm_yes", {}
         if act in ("inform_resolution", "deliver_bad_news", "offer_alternative"):
             return self._appraise_outcome(system)
