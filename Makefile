@@ -40,6 +40,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_asr.py
 	$(PY) benchmarks/bench_iemonet.py
 	$(PY) benchmarks/bench_demo.py
+	$(PY) benchmarks/bench_whisper_ser.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_env.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_agents.py
 
