@@ -251,7 +251,7 @@ def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
     settings = dict(
         seeds=2,
         timesteps=64,
-        rewards=("delta_est", "level"),
+        rewards=("eq2", "level"),
         recognizer="oracle",
         episodes=4,
         out=tmp_path,
@@ -260,12 +260,15 @@ def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
     )
     report = reward_study(**settings)
     text = report.read_text()
-    assert "| delta_est |" in text and "| scripted |" in text and "Verdict" in text
+    assert "| eq2 |" in text and "| scripted |" in text and "Verdict" in text
     assert (tmp_path / "bars.png").stat().st_size > 1000
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000
     data = json.loads((tmp_path / "study.json").read_text())
-    assert data["claim"]["tested"] and len(data["runs"]["level"]) == 2
-    first = Path(data["runs"]["level"][0]["run"])
+    cell = data["cells"][0]
+    assert cell["claim"]["eq2"]["tested"] and [r["seeds"] for r in cell["summary"]] == [2, 2]
+    level = [r for r in data["runs"] if r["reward"] == "level"]
+    assert len(level) == 2
+    first = Path(level[0]["run"])
     assert first.is_relative_to(tmp_path) and (first / "model.zip").is_file()
 
     # a rerun with the same settings restores the Tune experiment: no agent is trained again
@@ -273,4 +276,4 @@ def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
     reward_study(**settings)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("model.zip")} == stamps
     again = json.loads((tmp_path / "study.json").read_text())
-    assert again["runs"]["level"] == data["runs"]["level"]
+    assert again["runs"] == data["runs"]

@@ -304,7 +304,7 @@ def test_reward_wrapper_on_another_env() -> None:
     expected = EmotionReward().f[info["true_emotion"]]
     assert reward == pytest.approx(expected)
     with pytest.raises(ValueError, match="needs an estimator"):
-        EmotionRewardWrapper(env, OracleRecognizer(), EmotionReward(variant="delta_est"))
+        EmotionRewardWrapper(env, OracleRecognizer(), EmotionReward(variant="eq2"))
 
 
 def test_shipped_estimator_fits_the_default_scenario() -> None:
@@ -314,6 +314,7 @@ def test_shipped_estimator_fits_the_default_scenario() -> None:
     _, _, _, _, info = env.step(0)
     terms = info["reward_terms"]
     assert terms["reward"] == pytest.approx(terms["delta"] - terms["r_est"])
+    assert terms["reward"] == terms["eq2"] and env.estimator.recognizer["name"] == "oracle"
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")

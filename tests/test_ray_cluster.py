@@ -163,7 +163,7 @@ def test_rllib_has_one_env_runner_per_node_and_matches_a_local_run(cluster, tmp_
 
 
 def test_ray_data_actors_on_both_nodes_give_local_ter_posteriors(cluster) -> None:
-    from emorl.recognizers.ter import TextEmotionRecognizer
+    from emorl.recognizers.text.model import TextEmotionRecognizer
     from emorl.scale.data import NODE, map_rows
     from emorl.scale.recognizers import TERActor, ter_probabilities
 
@@ -215,3 +215,43 @@ def test_ray_data_transcription_fills_and_reads_the_local_cache(
     }
     with pytest.raises(Exception, match="x.wav"):
         asr.transcribe_files(items, transcriber, cache_dir=cache, workers=2)
+
+
+def test_a_study_spec_runs_on_both_nodes_resumes_and_aggregates(cluster, tmp_path: Path) -> None:
+    from emorl.agents.study import StudySpec, run_study
+
+    yml = tmp_path / "tiny-ppo.yml"
+    yml.write_text(TINY_PPO)
+    spec = StudySpec(
+        name="tiny",
+        recognizer="oracle",
+        timesteps=128,
+        episodes=3,
+        arms=("eq2", "level"),
+        factors={"lingering": [0.5]},  # a factor of the caller: its own estimator
+        seeds_primary=2,
+        seeds_other=2,
+        estimator_episodes=30,
+        hyperparams=str(yml),
+    )
+    report = run_study(spec, tmp_path / "study", progress=False)
+    data = json.loads((tmp_path / "study" / "study.json").read_text())
+    assert len(data["runs"]) == 2 * 1 * 2 and data["settings"]["nodes"] == 2
+    assert [c["cell"] for c in data["cells"]] == ["lingering=0.5"]
+    cell = data["cells"][0]
+    assert [row["seeds"] for row in cell["summary"]] == [2, 2]
+    assert cell["claim"]["eq2"]["tested"] and not cell["claim"]["eq1"]["tested"]
+    # the eq2 arm's estimator was fitted on oracle rollouts of this caller
+    folder = Path(data["settings"]["estimators"]["lingering=0.5"]["eq2"])
+    config = json.loads((folder / "config.json").read_text())
+    assert config["recognizer"] == {"name": "oracle", "oracle_confusion": 0.1}
+    assert config["training"]["env_kwargs"]["lingering"] == 0.5
+    for run in data["runs"]:
+        env_kwargs = json.loads((Path(run["run"]) / "run.json").read_text())["env_kwargs"]
+        assert env_kwargs.get("estimator") == (str(folder) if run["reward"] == "eq2" else None)
+    assert "## Primary cell: lingering=0.5" in report.read_text()
+
+    # interrupted or not, the same spec again trains nothing
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "study").rglob("model.zip")}
+    run_study(spec, tmp_path / "study", progress=False)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "study").rglob("model.zip")} == stamps

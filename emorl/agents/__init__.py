@@ -9,8 +9,9 @@ Nothing here is imported by ``import emorl``.
 
 from __future__ import annotations
 
+from emorl.reward.emotion_reward import VARIANTS as REWARDS
+
 ALGOS = ("ppo", "a2c", "dqn")
-REWARDS = ("delta_est", "delta_pest", "delta", "level", "none")
 POLICIES = ("random", "scripted")
 
 __all__ = ["ALGOS", "POLICIES", "REWARDS"]

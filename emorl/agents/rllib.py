@@ -167,7 +167,7 @@ def build_config(
 def train_rllib(
     env_id: str = "EmoDialogue-v1",
     *,
-    reward: str | None = "delta_est",
+    reward: str | None = "eq2",
     timesteps: int | None = None,
     seed: int = 0,
     env_runners: int = 1,

@@ -1,22 +1,44 @@
-"""The reward study: one agent per reward variant and seed, evaluated against the baselines.
+"""The reward study: one agent per reward variant (arm), cell (factor levels) and seed.
 
-The claim tested (IEmoNet, section 3): ``delta_est`` gives higher task success than
-``level`` in calls where bad news is unavoidable, without a lower final mood. A seed is
-the unit: each variant's numbers are means over seeds with Student's t 95 % intervals,
-and the two variants are compared by Welch's t-test over seeds. The trials run on Ray
-Tune (:mod:`emorl.agents.tune`), locally or on a cluster, and resume when interrupted.
+A study is declared in a YAML spec (:func:`load_study_spec`; the shipped one is
+``hyperparams/study-v1.yml``): the arms (reward variants), the factors and their levels
+(``success_bonus``, ``escalation_cost``, ``lingering``, any EmoDialogue-v1 keyword), the
+primary cell and the design (``full``: every combination of levels; ``one-at-a-time``:
+the primary cell and, per factor, each other level with the rest at the primary's), the
+seeds per cell (``primary`` and ``other``), the timesteps per agent, the recognizer
+(``text``, ``oracle``, ``bimodal``) and how the reward estimators are fitted.
+
+:func:`run_study` first fits the estimators the estimated arms (``eq1``, ``eq2``,
+``eq2_no_badnews``) need, one per kind and per level of the environment factors (task
+factors such as ``success_bonus`` do not change what the caller feels), on rollouts of
+the study's recognizer (:func:`~emorl.reward.training.estimators_for`, cached under
+``<out>/estimators``; an ``estimator`` in the spec's ``env_kwargs``, a folder or null
+for a zero estimate, is used instead). It then trains and evaluates every (arm, cell,
+seed) as a Ray Tune trial (:mod:`emorl.agents.tune`): a rerun of the same spec restores
+the Tune experiment and trains only the trials that did not finish. Results aggregate
+per cell and arm over seeds (the seed is the unit) with bootstrap 95 % intervals
+(``scipy.stats.bootstrap``, BCa, percentile where BCa is undefined); per cell ``eq2``
+and ``eq1`` are compared with ``level`` on the calls that cannot be granted (difference
+of seed means, a two-sample bootstrap interval, Welch's t-test). The claim (IEmoNet,
+section 3): ``eq2`` gives higher task success than ``level`` where bad news is
+unavoidable, without a lower final mood.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emorl.agents import stats
+from emorl.agents import ALGOS, stats
+from emorl.reward.emotion_reward import VARIANTS, check_variant
 
 STUDY_METRICS = (
     ("success_rate", "success", "{:.1%}"),
@@ -26,13 +48,330 @@ STUDY_METRICS = (
     ("hangup_rate", "hang-up", "{:.1%}"),
     ("turns", "turns", "{:.2f}"),
 )
+CLAIM_METRICS = ("bad_news_success_rate", "success_rate", "final_mood", "bad_news_final_mood")
+DESIGNS = ("full", "one-at-a-time")
+RECOGNIZERS = ("text", "oracle", "bimodal")
+SPEC_KEYS = frozenset(
+    {
+        "name", "algo", "recognizer", "timesteps", "episodes", "arms", "factors", "primary",
+        "design", "seeds", "env_kwargs", "estimators", "hyperparams",
+    }
+)  # fmt: skip
+SHIPPED_SPEC = Path(__file__).resolve().parent / "hyperparams" / "study-v1.yml"
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A reward study (see the module docstring); :func:`load_study_spec` reads one."""
+
+    name: str = "study"
+    algo: str = "ppo"
+    recognizer: str = "text"
+    timesteps: int = 100_000
+    episodes: int = 200
+    arms: tuple[str, ...] = VARIANTS
+    factors: Mapping[str, list[Any]] = field(default_factory=dict)
+    primary: Mapping[str, Any] = field(default_factory=dict)
+    design: str = "full"
+    seeds_primary: int = 5
+    seeds_other: int = 5
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    estimator_episodes: int = 2000
+    estimator_behaviour: str = "epsilon-scripted:0.5"
+    estimator_seed: int = 0
+    hyperparams: str | None = None
+
+    def __post_init__(self) -> None:
+        where = f"study {self.name!r}"
+        if self.algo not in ALGOS:
+            raise ValueError(f"{where}: algo must be one of {list(ALGOS)}, got {self.algo!r}")
+        if self.recognizer not in RECOGNIZERS:
+            raise ValueError(f"{where}: recognizer must be one of {list(RECOGNIZERS)}")
+        for key in ("timesteps", "episodes", "seeds_primary", "seeds_other", "estimator_episodes"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{where}: {key} must be a positive integer, got {value!r}")
+        if not self.arms:
+            raise ValueError(f"{where}: arms: give at least one reward variant")
+        for arm in self.arms:
+            check_variant(arm, f"{where}: arms")
+        if len(set(self.arms)) != len(self.arms):
+            raise ValueError(f"{where}: arms: a variant is listed twice")
+        if self.design not in DESIGNS:
+            raise ValueError(f"{where}: design must be one of {list(DESIGNS)}")
+        for name, levels in self.factors.items():
+            if name in ("reward", "recognizer", "estimator"):
+                raise ValueError(f"{where}: factors: {name!r} is set by the study itself")
+            if not isinstance(levels, list) or not levels:
+                raise ValueError(f"{where}: factors.{name}: give a non-empty list of levels")
+        unknown = sorted(set(self.primary) - set(self.factors))
+        if unknown:
+            raise ValueError(f"{where}: primary: {unknown} are not factors")
+        for name, level in self.primary.items():
+            if level not in self.factors[name]:
+                raise ValueError(
+                    f"{where}: primary.{name}: {level!r} is not one of its levels "
+                    f"{self.factors[name]}"
+                )
+        if self.design == "one-at-a-time":
+            missing = sorted(set(self.factors) - set(self.primary))
+            if missing:
+                raise ValueError(f"{where}: design one-at-a-time needs primary levels of {missing}")
+
+    @property
+    def primary_cell(self) -> dict[str, Any]:
+        """The primary cell (the first level of a factor the spec gives no primary for)."""
+        return {k: self.primary.get(k, v[0]) for k, v in self.factors.items()}
+
+    def cells(self) -> list[dict[str, Any]]:
+        """The cells in report order (the primary cell first)."""
+        if not self.factors:
+            return [{}]
+        primary = self.primary_cell
+        if self.design == "one-at-a-time":
+            cells = [primary]
+            for name, levels in self.factors.items():
+                cells += [{**primary, name: v} for v in levels if v != primary[name]]
+        else:
+            names = list(self.factors)
+            combos = itertools.product(*self.factors.values())
+            cells = [dict(zip(names, c, strict=True)) for c in combos]
+            cells.sort(key=lambda c: c != primary)
+        return cells
+
+    def seeds_for(self, cell: Mapping[str, Any]) -> int:
+        return self.seeds_primary if dict(cell) == self.primary_cell else self.seeds_other
+
+    def trials(self) -> list[dict[str, Any]]:
+        """Every trial (arm, cell, seed) in report order: arm, then cell, then seed."""
+        return [
+            {"reward": arm, "factors": dict(cell), "seed": seed}
+            for arm in self.arms
+            for cell in self.cells()
+            for seed in range(self.seeds_for(cell))
+        ]
+
+    def replace(self, **changes: Any) -> StudySpec:
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["arms"] = list(self.arms)
+        out["factors"] = {k: list(v) for k, v in self.factors.items()}
+        return out
+
+
+def load_study_spec(path: str | Path | None = None, **overrides: Any) -> StudySpec:
+    """Read a YAML study spec (the shipped ``study-v1.yml`` when ``path`` is None); keyword
+    ``overrides`` (e.g. ``timesteps``) replace its fields. Errors name the file and field."""
+    import yaml
+
+    path = Path(path) if path is not None else SHIPPED_SPEC
+    if not path.is_file():
+        raise FileNotFoundError(f"study spec not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of study settings")
+    unknown = sorted(set(data) - SPEC_KEYS)
+    if unknown:
+        raise ValueError(f"{path}: unknown field {unknown[0]!r}; fields: {sorted(SPEC_KEYS)}")
+    kwargs: dict[str, Any] = {
+        k: data[k]
+        for k in ("name", "algo", "recognizer", "timesteps", "episodes", "design", "hyperparams")
+        if k in data
+    }
+    kwargs.setdefault("name", path.stem)
+    if "arms" in data:
+        if not isinstance(data["arms"], list):
+            raise ValueError(f"{path}: arms must be a list of reward variants")
+        kwargs["arms"] = tuple(data["arms"])
+    for key in ("factors", "primary", "env_kwargs"):
+        if key in data:
+            if not isinstance(data[key], dict):
+                raise ValueError(f"{path}: {key} must be a mapping")
+            kwargs[key] = dict(data[key])
+    seeds = data.get("seeds", {})
+    if isinstance(seeds, int):
+        seeds = {"primary": seeds, "other": seeds}
+    if not isinstance(seeds, dict) or set(seeds) - {"primary", "other"}:
+        raise ValueError(f"{path}: seeds must be a number or a mapping with primary and other")
+    if "primary" in seeds:
+        kwargs["seeds_primary"] = seeds["primary"]
+    if "other" in seeds:
+        kwargs["seeds_other"] = seeds["other"]
+    est = data.get("estimators", {})
+    if not isinstance(est, dict) or set(est) - {"episodes", "behaviour", "seed"}:
+        raise ValueError(f"{path}: estimators takes episodes, behaviour and seed")
+    for key, name in (("episodes", "estimator_episodes"), ("behaviour", "estimator_behaviour"),
+                      ("seed", "estimator_seed")):  # fmt: skip
+        if key in est:
+            kwargs[name] = est[key]
+    kwargs.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return StudySpec(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def study_estimators(
+    spec: StudySpec, out: Path, progress: bool = True
+) -> dict[str, dict[str, str]]:
+    """Fit (or reuse) the estimators of the study's estimated arms for every cell; returns
+    ``{cell key: {kind: folder}}`` (cell key: :func:`cell_key`)."""
+    from emorl.reward.features import KINDS
+    from emorl.reward.premise import TASK_FACTORS
+    from emorl.reward.training import estimators_for
+
+    kinds = [arm for arm in spec.arms if arm in KINDS]
+    found: dict[str, dict[str, str]] = {}
+    if not kinds or "estimator" in spec.env_kwargs:  # the spec's own estimator (or None)
+        return found
+    for cell in spec.cells():
+        dynamic = {k: v for k, v in cell.items() if k not in TASK_FACTORS}
+        kwargs = {**spec.env_kwargs, "recognizer": spec.recognizer, **dynamic}
+        fitted = estimators_for(
+            kwargs,
+            kinds,
+            episodes=spec.estimator_episodes,
+            seed=spec.estimator_seed,
+            behaviour=spec.estimator_behaviour,
+            cache=out / "estimators",
+            progress=progress,
+        )
+        found[cell_key(cell)] = {k: str(e.metadata["folder"]) for k, e in fitted.items()}
+    return found
+
+
+def cell_key(cell: Mapping[str, Any]) -> str:
+    """A cell's label: ``success_bonus=1, lingering=0.95`` (``(defaults)`` for none)."""
+    return ", ".join(f"{k}={v}" for k, v in cell.items()) or "(defaults)"
+
+
+def plan(spec: StudySpec) -> dict[str, Any]:
+    """What the spec runs: cells with their seeds, trials, environment steps, estimator fits."""
+    from emorl.reward.features import KINDS
+    from emorl.reward.premise import TASK_FACTORS
+
+    cells = spec.cells()
+    trials = spec.trials()
+    dynamic = {cell_key({k: v for k, v in c.items() if k not in TASK_FACTORS}) for c in cells}
+    kinds = [a for a in spec.arms if a in KINDS]
+    return {
+        "cells": [{"cell": cell_key(c), "seeds": spec.seeds_for(c)} for c in cells],
+        "arms": list(spec.arms),
+        "trials": len(trials),
+        "environment_steps": len(trials) * spec.timesteps,
+        "estimator_fits": len(dynamic) * len(kinds),
+    }
+
+
+def run_study(
+    spec: StudySpec,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fit the estimators, run every trial on Ray Tune (resuming), aggregate per cell;
+    write ``report.md``, ``study.json`` and PNGs into ``out`` and return the report's path."""
+    from emorl.agents.evaluate import evaluate_policy
+    from emorl.agents.report import bar_chart, learning_curves
+    from emorl.agents.train import resolve_env_kwargs
+    from emorl.agents.tune import run_trials, variant_name
+    from emorl.artifacts import atomic_write, write_json
+    from emorl.reward.features import KINDS
+    from emorl.reward.premise import TASK_FACTORS
+    from emorl.scale.cluster import require_ray
+
+    if workers is not None and workers < 1:
+        raise ValueError("--workers must be positive")
+    require_ray()
+    out = Path(out)
+    begun = time.perf_counter()
+    estimators = study_estimators(spec, out, progress)
+    configs = []
+    for trial in spec.trials():
+        if trial["reward"] in KINDS and estimators:
+            trial["estimator"] = estimators[cell_key(trial["factors"])][trial["reward"]]
+        configs.append(trial)
+    fixed: dict[str, Any] = {
+        "algo": spec.algo,
+        "timesteps": spec.timesteps,
+        "recognizer": spec.recognizer,
+        "episodes": spec.episodes,
+        "env_kwargs": dict(spec.env_kwargs),
+    }
+    if spec.hyperparams is not None:
+        fixed["hyperparams"] = str(spec.hyperparams)
+    results = run_trials(
+        configs, fixed, out=out, workers=workers, address=ray_address, progress=progress
+    )
+    by_cell: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    curves: dict[str, list[Path]] = {}
+    for result in results:
+        by_cell.setdefault(cell_key(result["factors"]), {}).setdefault(result["reward"], []).append(
+            result
+        )
+        name = variant_name(result["reward"], result["factors"])
+        curves.setdefault(name, []).append(Path(result["run"]) / "curve.json")
+    baselines: dict[str, list[dict[str, Any]]] = {}
+    for cell in spec.cells():
+        dynamic = {k: v for k, v in cell.items() if k not in TASK_FACTORS}
+        key = cell_key(dynamic)
+        if key not in baselines:
+            extra = {**spec.env_kwargs, "recognizer": spec.recognizer, **dynamic}
+            kwargs = {**resolve_env_kwargs("EmoDialogue-v1", "none", extra, progress),
+                      "estimator": None}  # fmt: skip
+            baselines[key] = [
+                evaluate_policy(name, env_kwargs=kwargs, episodes=spec.episodes)
+                for name in ("random", "scripted")
+            ]
+    cells = []
+    for cell in spec.cells():
+        key = cell_key(cell)
+        arms = by_cell.get(key, {})
+        dynamic = cell_key({k: v for k, v in cell.items() if k not in TASK_FACTORS})
+        cells.append(
+            {
+                "cell": key,
+                "factors": cell,
+                "primary": cell == spec.primary_cell,
+                "summary": [aggregate(arm, arms[arm]) for arm in spec.arms if arm in arms],
+                "baselines": baselines[dynamic],
+                "claim": {other: compare_with_level(arms, other) for other in ("eq2", "eq1")},
+            }
+        )
+    settings = {
+        **spec.as_dict(),
+        "plan": plan(spec),
+        "estimators": estimators,
+        "ray": {"address": ray_address or "local", "workers": workers},
+        "nodes": len({r.get("node") for r in results}),
+        "wall_seconds": round(time.perf_counter() - begun, 1),
+    }
+    write_json(out / "study.json", {"settings": settings, "cells": cells, "runs": results})
+    learning_curves(curves, out / "learning_curves.png", f"{spec.algo}: training calls by arm")
+    primary = cells[0]
+    bar_chart(
+        primary["summary"] + primary["baselines"],
+        out / "bars.png",
+        f"{spec.name}, primary cell {primary['cell']}: {spec.timesteps:,} steps",
+    )
+    report = out / "report.md"
+    text = study_markdown(settings, cells)
+    atomic_write(report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return report
 
 
 def reward_study(
     *,
     seeds: int = 5,
     timesteps: int = 100_000,
-    rewards: Sequence[str] = ("delta_est", "delta_pest", "delta", "level", "none"),
+    rewards: Sequence[str] = VARIANTS,
     algo: str = "ppo",
     recognizer: str = "text",
     episodes: int = 200,
@@ -43,182 +382,128 @@ def reward_study(
     ray_address: str | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Train and evaluate every (reward, seed[, factor levels]) as Ray Tune trials; write
-    ``report.md``, ``study.json`` and PNGs into ``out`` (the Tune storage too).
-
-    ``env_kwargs``: more environment keyword arguments for every trial and baseline;
-    ``factors`` maps environment keyword arguments to levels, crossed with the rewards;
-    ``workers`` caps the trials running at once (default: one per CPU); ``ray_address``
-    joins a running cluster (default: a local Ray). A rerun with the same settings
-    resumes: finished trials are not trained again. Needs ``pip install 'emorl[ray]'``.
-    """
-    from emorl.agents.evaluate import evaluate_policy
-    from emorl.agents.report import bar_chart, learning_curves
-    from emorl.agents.train import resolve_env_kwargs
-    from emorl.agents.tune import run_trials, trial_configs, variant_name
-    from emorl.artifacts import atomic_write, write_json
-    from emorl.scale.cluster import require_ray
-
+    """A full-grid study of ``rewards`` × ``factors`` with ``seeds`` seeds in every cell
+    (:func:`run_study` of the equivalent :class:`StudySpec`). Needs ``emorl[ray]``."""
     if seeds < 1 or timesteps < 1:
         raise ValueError("--seeds and --timesteps must be positive")
-    if workers is not None and workers < 1:
-        raise ValueError("--workers must be positive")
-    require_ray()
-    out = Path(out)
-    begun = time.perf_counter()
-    extra = {**(env_kwargs or {}), "recognizer": recognizer}
-    base_kwargs = resolve_env_kwargs("EmoDialogue-v1", None, extra, progress)
-    factors = {k: list(v) for k, v in (factors or {}).items()}
-    key = {"algo": algo, "timesteps": timesteps, "recognizer": recognizer, "episodes": episodes}
-    if factors:
-        key["factors"] = factors
-    if env_kwargs:
-        key["env_kwargs"] = dict(env_kwargs)
-    fixed = {k: key[k] for k in ("algo", "timesteps", "recognizer", "episodes")}
-    fixed["env_kwargs"] = dict(env_kwargs or {})
-    configs = trial_configs(rewards, seeds, factors)
-    results = run_trials(
-        configs, fixed, out=out, workers=workers, address=ray_address, progress=progress
+    spec = StudySpec(
+        name="rewards",
+        algo=algo,
+        recognizer=recognizer,
+        timesteps=timesteps,
+        episodes=episodes,
+        arms=tuple(rewards),
+        factors={k: list(v) for k, v in (factors or {}).items()},
+        seeds_primary=seeds,
+        seeds_other=seeds,
+        env_kwargs=dict(env_kwargs or {}),
     )
-    runs: dict[str, list[dict[str, Any]]] = {}
-    curves: dict[str, list[Path]] = {}
-    for result in results:
-        name = variant_name(result["reward"], result["factors"])
-        runs.setdefault(name, []).append(result)
-        curves.setdefault(name, []).append(Path(result["run"]) / "curve.json")
-    baselines = [
-        evaluate_policy(name, env_kwargs=base_kwargs, episodes=episodes)
-        for name in ("random", "scripted")
-    ]
-    summary = [aggregate(name, group) for name, group in runs.items()]
-    claim = test_claim(runs)
-    settings = {
-        "algo": algo,
-        "seeds": seeds,
-        "timesteps": timesteps,
-        "recognizer": recognizer,
-        "episodes": episodes,
-        "factors": factors,
-        "env_kwargs": base_kwargs,
-        "ray": {"address": ray_address or "local", "workers": workers},
-        "nodes": len({r.get("node") for r in results}),
-        "wall_seconds": round(time.perf_counter() - begun, 1),
-    }
-    write_json(
-        out / "study.json",
-        {
-            "key": key,
-            "settings": settings,
-            "runs": runs,
-            "baselines": baselines,
-            "summary": summary,
-            "claim": claim,
-        },
-    )
-    learning_curves(curves, out / "learning_curves.png", f"{algo}: training calls by reward")
-    bar_chart(summary + baselines, out / "bars.png", f"{algo}, {seeds} seeds, {timesteps} steps")
-    report = out / "report.md"
-    text = study_markdown(settings, summary, baselines, claim)
-    atomic_write(report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return report
+    return run_study(spec, out, workers=workers, ray_address=ray_address, progress=progress)
 
 
 def aggregate(name: str, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per metric: mean over seeds with a t interval (seed is the unit)."""
+    """Per metric: mean over seeds with a bootstrap 95 % interval (seed is the unit)."""
     row: dict[str, Any] = {"policy": name, "seeds": len(results)}
     for key, _, _ in STUDY_METRICS + (("true_reward", "", ""),):
-        row[key] = stats.mean([r[key]["value"] for r in results if np.isfinite(r[key]["value"])])
-        if key.endswith("_rate"):  # a rate's interval stays inside [0, 1]
-            row[key]["low"] = max(0.0, row[key]["low"])
-            row[key]["high"] = min(1.0, row[key]["high"])
+        values = [r[key]["value"] for r in results if np.isfinite(r[key]["value"])]
+        bounds = (0.0, 1.0) if key.endswith("_rate") else None  # a rate stays inside [0, 1]
+        row[key] = stats.mean_interval(values, method="bootstrap", bounds=bounds).to_dict()
     row["per_seed_success"] = [r["success_rate"]["value"] for r in results]
+    row["per_seed_bad_news_success"] = [r["bad_news_success_rate"]["value"] for r in results]
     return row
 
 
-def test_claim(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """``delta_est`` vs ``level``: differences of the seed means and Welch p-values."""
-    from scipy.stats import ttest_ind
+def difference(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """Mean of ``a`` minus mean of ``b`` (independent seeds): a two-sample bootstrap 95 %
+    interval (``scipy.stats.bootstrap``, percentile, seeded) and Welch's p-value."""
+    from scipy.stats import bootstrap, ttest_ind
 
-    if "delta_est" not in runs or "level" not in runs:
-        return {"tested": False, "why": "needs both delta_est and level runs"}
-    out: dict[str, Any] = {"tested": True}
-    for key in ("bad_news_success_rate", "success_rate", "final_mood", "bad_news_final_mood"):
-        a = np.array([r[key]["value"] for r in runs["delta_est"]])
-        b = np.array([r[key]["value"] for r in runs["level"]])
-        p = float(ttest_ind(a, b, equal_var=False).pvalue) if min(len(a), len(b)) > 1 else None
-        out[key] = {
-            "delta_est": float(a.mean()),
-            "level": float(b.mean()),
-            "difference": float(a.mean() - b.mean()),
-            "welch_p": p,
-        }
-    higher = out["bad_news_success_rate"]["difference"] > 0
-    not_lower = out["final_mood"]["difference"] >= 0 or (
-        out["final_mood"]["welch_p"] is not None and out["final_mood"]["welch_p"] > 0.05
-    )
-    significant = (out["bad_news_success_rate"]["welch_p"] or 1.0) < 0.05
-    out["supported"] = bool(higher and not_lower and significant)
-    out["direction_only"] = bool(higher and not_lower)
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    out: dict[str, Any] = {"difference": float(x.mean() - y.mean()), "low": None, "high": None}
+    if min(len(x), len(y)) > 1 and (np.ptp(x) > 0 or np.ptp(y) > 0):
+        res = bootstrap(
+            (x, y),
+            lambda u, v, axis=-1: u.mean(axis=axis) - v.mean(axis=axis),
+            method="percentile",
+            n_resamples=stats.BOOTSTRAP_RESAMPLES,
+            random_state=np.random.default_rng(stats.BOOTSTRAP_SEED),
+        )
+        out["low"] = float(res.confidence_interval.low)
+        out["high"] = float(res.confidence_interval.high)
+        out["welch_p"] = float(ttest_ind(x, y, equal_var=False).pvalue)
+    else:
+        out["low"] = out["high"] = out["difference"]
+        out["welch_p"] = None
+    out["method"] = "bootstrap two-sample, percentile"
     return out
 
 
-def study_markdown(
-    settings: dict[str, Any],
-    summary: Sequence[dict[str, Any]],
-    baselines: Sequence[dict[str, Any]],
-    claim: dict[str, Any],
-) -> str:
-    """The report: settings, the table, the claim's test, the figures."""
-    from emorl.agents.report import cell
+def compare_with_level(
+    runs: Mapping[str, Sequence[dict[str, Any]]], arm: str = "eq2"
+) -> dict[str, Any]:
+    """``arm`` vs ``level`` in one cell: differences of seed means with bootstrap intervals."""
+    if arm not in runs or "level" not in runs:
+        return {"tested": False, "why": f"needs both {arm} and level runs"}
+    out: dict[str, Any] = {"tested": True, "arm": arm}
+    for key in CLAIM_METRICS:
+        a = [r[key]["value"] for r in runs[arm] if math.isfinite(r[key]["value"])]
+        b = [r[key]["value"] for r in runs["level"] if math.isfinite(r[key]["value"])]
+        out[key] = {arm: float(np.mean(a)), "level": float(np.mean(b)), **difference(a, b)}
+    success, mood = out["bad_news_success_rate"], out["final_mood"]
+    not_lower = mood["high"] >= 0  # the final mood is not clearly lower
+    out["supported"] = bool(success["low"] > 0 and not_lower)
+    out["direction_only"] = bool(success["difference"] > 0 and not_lower)
+    return out
 
-    header = "| policy | " + " | ".join(h for _, h, _ in STUDY_METRICS) + " |"
+
+def study_markdown(settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> str:
+    """The report: settings, per cell the table and the claim, the figures."""
+    from emorl.agents.report import cell as fmt_cell
+
+    header = "| policy | seeds | " + " | ".join(h for _, h, _ in STUDY_METRICS) + " |"
     lines = [
-        "# Reward study on EmoDialogue-v1",
+        f"# Reward study `{settings['name']}` on EmoDialogue-v1",
         "",
-        f"{settings['algo'].upper()}, {settings['seeds']} seeds per reward variant, "
-        f"{settings['timesteps']:,} environment steps each, recognizer "
-        f"`{settings['recognizer']}`, {settings['episodes']} evaluation calls per agent "
-        f"(the same calls for every agent and baseline); wall time "
-        f"{settings['wall_seconds'] / 60:.1f} min. Agents: mean over seeds [Student's t 95 %]; "
-        "baselines: one evaluation [Wilson 95 % for rates, t for means]. Success and mood "
-        "are the simulator's truth, not the recognizer's.",
-        "",
-        header,
-        "|---|" + "---:|" * len(STUDY_METRICS),
+        f"{settings['algo'].upper()}, {settings['timesteps']:,} environment steps per agent, "
+        f"recognizer `{settings['recognizer']}`, {settings['episodes']} evaluation calls per "
+        f"agent (the same calls for every agent and baseline), design `{settings['design']}`, "
+        f"{settings['plan']['trials']} trials; wall time {settings['wall_seconds'] / 60:.1f} "
+        "min. Agents: mean over seeds [bootstrap 95 %]; baselines: one evaluation [Wilson 95 % "
+        "for rates, t for means]. Success and mood are the simulator's truth, not the "
+        "recognizer's. Estimators fitted per cell on "
+        f"{settings['estimator_episodes']} calls of `{settings['estimator_behaviour']}`.",
     ]
-    for row in list(summary) + list(baselines):
-        lines.append(
-            f"| {row['policy']} | "
-            + " | ".join(cell(row[k], f) for k, _, f in STUDY_METRICS)
-            + " |"
-        )
-    lines += [
-        "",
-        "Success per seed: "
-        + "; ".join(
-            f"{row['policy']} " + ", ".join(f"{v:.0%}" for v in row["per_seed_success"])
-            for row in summary
-        )
-        + ".",
-    ]
-    lines += ["", "## The claim: delta_est beats level where bad news is unavoidable", ""]
-    if not claim.get("tested"):
-        lines.append(f"Not tested: {claim.get('why')}.")
-    else:
-        for key in ("bad_news_success_rate", "success_rate", "final_mood", "bad_news_final_mood"):
-            c = claim[key]
-            p = "n/a" if c["welch_p"] is None else f"{c['welch_p']:.3f}"
+    for c in cells:
+        lines += [
+            "",
+            f"## {'Primary cell' if c['primary'] else 'Cell'}: {c['cell']}",
+            "",
+            header,
+            "|---|---:|" + "---:|" * len(STUDY_METRICS),
+        ]
+        for row in list(c["summary"]) + list(c["baselines"]):
             lines.append(
-                f"- {key}: delta_est {c['delta_est']:+.3f}, level {c['level']:+.3f}, "
-                f"difference {c['difference']:+.3f} (Welch p = {p})"
+                f"| {row['policy']} | {row.get('seeds', '-')} | "
+                + " | ".join(fmt_cell(row[k], f) for k, _, f in STUDY_METRICS)
+                + " |"
             )
-        verdict = (
-            "supported"
-            if claim["supported"]
-            else "in the claimed direction but not significant"
-            if claim["direction_only"]
-            else "not supported"
-        )
-        lines += ["", f"Verdict: **{verdict}** by these runs."]
+        for arm, claim in c["claim"].items():
+            if not claim.get("tested"):
+                continue
+            s = claim["bad_news_success_rate"]
+            m = claim["final_mood"]
+            verdict = (
+                "supported"
+                if claim["supported"]
+                else "in the claimed direction, interval not above 0"
+                if claim["direction_only"]
+                else "not supported"
+            )
+            lines += [
+                "",
+                f"- Verdict for {arm} − level: success on bad-news calls {s['difference']:+.3f} "
+                f"[{s['low']:+.3f}, {s['high']:+.3f}]; final mood {m['difference']:+.3f} "
+                f"[{m['low']:+.3f}, {m['high']:+.3f}]; **{verdict}**.",
+            ]
     lines += ["", "![learning curves](learning_curves.png)", "", "![bars](bars.png)", ""]
     return "\n".join(lines)

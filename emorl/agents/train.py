@@ -49,7 +49,7 @@ def train(
     algo: str = "ppo",
     env_id: str = DEFAULT_ENV,
     *,
-    reward: str | None = "delta_est",
+    reward: str | None = "eq2",
     timesteps: int | None = None,
     seed: int = 0,
     n_envs: int | None = None,
@@ -205,13 +205,28 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``emorl train agent`` / ``python -m emorl.agents.train``."""
     parser.add_argument("--algo", choices=ALGOS, default="ppo")
     parser.add_argument("--env", default=DEFAULT_ENV, help="Gymnasium env id")
-    parser.add_argument("--reward", choices=REWARDS, default="delta_est")
+    parser.add_argument("--reward", choices=REWARDS, default="eq2")
     parser.add_argument("--timesteps", type=int, default=None, help="default: from the YAML")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-envs", type=int, default=None, help=">1: one subprocess each")
     parser.add_argument("--out", type=Path, default=Path("runs/agents"))
     parser.add_argument("--hyperparams", type=Path, default=None, help="YAML (default: shipped)")
-    parser.add_argument("--recognizer", choices=("text", "oracle", "bimodal"), default=None)
+    parser.add_argument(
+        "--recognizer",
+        choices=("text", "oracle", "bimodal"),
+        default=None,
+        help="bimodal: espeak-ng speech through the shipped IEmoNet (slow: see docs/agents.md)",
+    )
+    parser.add_argument(
+        "--estimator",
+        type=Path,
+        default=None,
+        help="reward estimator folder for eq1/eq2/eq2_no_badnews (default: the one shipped "
+        "for the recognizer; none is shipped for bimodal)",
+    )
+    from emorl.cli.env import add_env_kwarg_arguments
+
+    add_env_kwarg_arguments(parser)
     parser.add_argument(
         "--resume", type=Path, default=None, help="checkpoint to continue (.zip; rllib: folder)"
     )
@@ -235,14 +250,22 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train_from_args(args: argparse.Namespace) -> Path:
     """Run :func:`train` (or, with ``--engine rllib``, RLlib PPO) from parsed arguments."""
-    env_kwargs = {"recognizer": args.recognizer} if args.recognizer else None
+    from emorl.cli.env import parse_env_kwargs
+
+    env_kwargs = parse_env_kwargs(
+        getattr(args, "env_kwarg", None) or [], getattr(args, "env_kwargs", None)
+    )
+    if args.recognizer:
+        env_kwargs["recognizer"] = args.recognizer
+    if getattr(args, "estimator", None) is not None:
+        env_kwargs["estimator"] = str(args.estimator)
     common = dict(
         reward=args.reward,
         timesteps=args.timesteps,
         seed=args.seed,
         out=args.out,
         hyperparams=args.hyperparams,
-        env_kwargs=env_kwargs,
+        env_kwargs=env_kwargs or None,
         resume=args.resume,
         progress=not args.no_progress,
         tensorboard=not args.no_tensorboard,

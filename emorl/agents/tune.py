@@ -16,13 +16,14 @@ cluster (only ``run`` and ``node`` differ). Ray is the optional extra ``emorl[ra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from emorl.fingerprint import sha256_json
 
 ENV_ID = "EmoDialogue-v1"
 RESULT_NAME = "trial_result.json"
@@ -58,8 +59,11 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
     steps under ``run_root`` and evaluate it on ``episodes`` calls; the evaluation dict
     with ``run`` (the run folder), ``seed``, ``reward`` and ``factors``.
 
-    ``config`` also holds ``recognizer`` and ``env_kwargs`` (without the reward); the
-    text recognizer's posteriors cache is resolved on the machine that runs the trial.
+    ``config`` also holds ``recognizer`` and ``env_kwargs`` (without the reward), and
+    may hold ``estimator`` (the reward estimator's folder for this trial's cell) and
+    ``hyperparams`` (a YAML; default the shipped one); the text recognizer's posteriors
+    cache is resolved on the machine that runs the trial. The agent is evaluated with
+    reward ``none`` (the metrics are the caller's truth, not a reward).
     """
     import torch
 
@@ -71,6 +75,8 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
     factors = dict(config.get("factors") or {})
     extra = {**config.get("env_kwargs", {}), "recognizer": config["recognizer"], **factors}
     extra.pop("recognizer_cache", None)  # a path on the caller's machine: resolve it here
+    if config.get("estimator") is not None:
+        extra["estimator"] = config["estimator"]
     base = resolve_env_kwargs(ENV_ID, None, extra, progress=False)
     base.pop("reward", None)
     run_dir = train(
@@ -80,12 +86,17 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
         seed=int(config["seed"]),
         out=run_root,
         env_kwargs=base,
+        hyperparams=config.get("hyperparams"),
         progress=False,
         overrides={"eval_freq": 0, "checkpoint_freq": 0},
         threads=1,
     )
+    judged = {**base, "reward": "none", "estimator": None}
     result = evaluate_policy(
-        config["reward"], env_kwargs=base, model=run_dir / "model.zip", episodes=config["episodes"]
+        config["reward"],
+        env_kwargs=judged,
+        model=run_dir / "model.zip",
+        episodes=config["episodes"],
     )
     result.update(
         run=str(run_dir), seed=int(config["seed"]), reward=config["reward"], factors=factors
@@ -117,8 +128,7 @@ def tune_trial(config: dict[str, Any]) -> None:
 
 def experiment_name(key: Mapping[str, Any]) -> str:
     """``trials-<12 hex>``: a digest of the settings, so other settings never resume."""
-    blob = json.dumps(key, sort_keys=True, default=str).encode()
-    return f"trials-{hashlib.sha256(blob).hexdigest()[:12]}"
+    return f"trials-{sha256_json(key)[:12]}"
 
 
 def run_trials(

@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 from emorl.cli.common import add_ray_arguments, console
+from emorl.cli.env import add_env_kwarg_arguments, parse_env_kwargs
 
 
 def register(train_kinds, evaluate_kinds, commands) -> None:
     """Add the agent commands to the parser."""
     from emorl.agents import POLICIES, REWARDS
     from emorl.agents.train import add_train_arguments
+    from emorl.envs.policies import FIXED_POLICIES
 
     train = train_kinds.add_parser("agent", help="train a PPO/A2C/DQN agent on EmoDialogue-v1")
     add_train_arguments(train)
@@ -57,6 +59,67 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     add_ray_arguments(rewards, "trials")
     rewards.add_argument("--no-progress", action="store_true")
     rewards.set_defaults(handler=_study)
+
+    run = kinds.add_parser(
+        "run", help="the reward study a YAML spec declares (arms, factors, seeds, timesteps)"
+    )
+    run.add_argument(
+        "--spec", type=Path, default=None, help="study YAML (default: the shipped study-v1.yml)"
+    )
+    run.add_argument("--out", type=Path, default=None, help="default: runs/<spec name>")
+    run.add_argument("--timesteps", type=int, default=None, help="per agent (overrides the spec)")
+    run.add_argument("--recognizer", choices=("text", "oracle", "bimodal"), default=None)
+    run.add_argument("--seeds-primary", type=int, default=None)
+    run.add_argument("--seeds-other", type=int, default=None)
+    run.add_argument("--episodes", type=int, default=None, help="evaluation calls per agent")
+    run.add_argument(
+        "--dry-run", action="store_true", help="print the cells, trials and steps; run nothing"
+    )
+    add_ray_arguments(run, "trials")
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(handler=_study_run)
+
+    premise = kinds.add_parser(
+        "premise",
+        help="no training: fixed policies' returns under every reward variant and factor level",
+    )
+    premise.add_argument("--out", type=Path, default=Path("runs/premise"))
+    premise.add_argument("--episodes", type=int, default=80, help="calls per policy and level")
+    premise.add_argument(
+        "--factor",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="success_bonus, escalation_cost, hangup_penalty, lingering or another env "
+        "keyword, crossed (repeatable)",
+    )
+    premise.add_argument("--recognizer", choices=("text", "oracle", "bimodal"), default="text")
+    add_env_kwarg_arguments(premise)
+    premise.add_argument("--seed", type=int, default=10_000, help="call i is seeded seed + i")
+    premise.add_argument(
+        "--estimator-episodes", type=int, default=1000, help="calls to fit each estimator on"
+    )
+    premise.add_argument("--gamma", type=float, default=0.99)
+    premise.add_argument("--policies", nargs="+", choices=FIXED_POLICIES, default=None)
+    premise.add_argument("--no-progress", action="store_true")
+    premise.set_defaults(handler=_premise)
+
+    credit = kinds.add_parser(
+        "credit", help="no training: each variant's weight on the act's effect and the old mood"
+    )
+    credit.add_argument("--out", type=Path, default=Path("runs/credit"))
+    credit.add_argument(
+        "--lingering", default="0,0.5,0.95", metavar="L1,L2", help="lingering levels"
+    )
+    credit.add_argument("--episodes", type=int, default=400, help="calls per lingering level")
+    credit.add_argument("--recognizer", choices=("text", "oracle", "bimodal"), default="text")
+    add_env_kwarg_arguments(credit)
+    credit.add_argument("--behaviour", default="epsilon-scripted:0.5")
+    credit.add_argument("--seed", type=int, default=10_000, help="call i is seeded seed + i")
+    credit.add_argument("--estimator-episodes", type=int, default=1000)
+    credit.add_argument("--resamples", type=int, default=999, help="bootstrap resamples")
+    credit.add_argument("--no-progress", action="store_true")
+    credit.set_defaults(handler=_credit)
 
     main = commands.add_parser("main", help="the main job: train PPO, compare to baselines")
     main.add_argument("--timesteps", type=int, default=None, help="default: from the YAML")
@@ -134,6 +197,78 @@ def _study(args: argparse.Namespace) -> int:
         factors=parse_factors(args.factor),
         workers=args.workers,
         ray_address=args.ray_address,
+    )
+    console.print(f"report written to {report}")
+    return 0
+
+
+def _study_run(args: argparse.Namespace) -> int:
+    from emorl.agents.study import load_study_spec, plan, run_study
+
+    spec = load_study_spec(
+        args.spec,
+        timesteps=args.timesteps,
+        recognizer=args.recognizer,
+        seeds_primary=args.seeds_primary,
+        seeds_other=args.seeds_other,
+        episodes=args.episodes,
+    )
+    if args.dry_run:
+        print(json.dumps({"spec": spec.as_dict(), "plan": plan(spec)}, indent=2))
+        return 0
+    out = args.out if args.out is not None else Path("runs") / spec.name
+    report = run_study(
+        spec,
+        out,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        progress=not args.no_progress,
+    )
+    console.print(f"report written to {report}")
+    return 0
+
+
+def _premise(args: argparse.Namespace) -> int:
+    from emorl.reward.premise import premise_check
+
+    report = premise_check(
+        args.out,
+        episodes=args.episodes,
+        factors=parse_factors(args.factor),
+        recognizer=args.recognizer,
+        env_kwargs=parse_env_kwargs(args.env_kwarg, args.env_kwargs),
+        seed=args.seed,
+        estimator_episodes=args.estimator_episodes,
+        gamma=args.gamma,
+        policies=args.policies,
+        progress=not args.no_progress,
+    )
+    summary = json.loads((args.out / "premise.json").read_text(encoding="utf-8"))["summary"]
+    console.print(
+        f"report written to {report}: the dilemma exists in {summary['dilemma_cells']} of "
+        f"{summary['cells']} cells"
+    )
+    return 0
+
+
+def _credit(args: argparse.Namespace) -> int:
+    from emorl.reward.credit import credit_study
+
+    try:
+        levels = [float(v) for v in args.lingering.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--lingering {args.lingering!r}: expected numbers L1,L2,...") from None
+    report = credit_study(
+        args.out,
+        lingering=levels,
+        episodes=args.episodes,
+        recognizer=args.recognizer,
+        env_kwargs=parse_env_kwargs(args.env_kwarg, args.env_kwargs),
+        behaviour=args.behaviour,
+        seed=args.seed,
+        estimator_episodes=args.estimator_episodes,
+        resamples=args.resamples,
+        progress=not args.no_progress,
     )
     console.print(f"report written to {report}")
     return 0

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from emorl.cli.common import console
+from emorl.reward.features import FEATURE_SETS
 
 
 def register(train_kinds, commands) -> None:
@@ -14,20 +15,35 @@ def register(train_kinds, commands) -> None:
     est = train_kinds.add_parser(
         "reward-estimator", help="collect EmoDialogue rollouts and fit the reward estimator"
     )
+    est.add_argument(
+        "--kind",
+        choices=("eq1", "eq2", "eq2_no_badnews"),
+        default="eq2",
+        help="eq1: ΔP of every emotion; eq2: the reward term Σf·ΔP; eq2_no_badnews: eq2 "
+        "blind to the bad news",
+    )
     est.add_argument("--episodes", type=int, default=2000)
     est.add_argument("--out", type=Path, required=True, help="model folder to write")
-    est.add_argument("--seed", type=int, default=0)
-    est.add_argument("--epsilon", type=float, default=0.5, help="share of random acts")
-    est.add_argument("--recognizer", choices=("text", "oracle"), default="text")
+    est.add_argument("--seed", type=int, default=0, help="call c is seeded seed + c")
+    est.add_argument(
+        "--behaviour",
+        default="epsilon-scripted:0.5",
+        help="scripted, random, epsilon-scripted:EPS, a fixed policy "
+        "(escalate-instead, ...) or a saved SB3 agent .zip (trusted files only)",
+    )
+    est.add_argument("--recognizer", choices=("text", "oracle", "bimodal"), default="text")
+    add_env_kwarg_arguments(est)
+    est.add_argument(
+        "--feature-sets",
+        nargs="+",
+        default=list(FEATURE_SETS),
+        choices=FEATURE_SETS,
+        help="feature sets to compare on the held-out calls (the best is kept)",
+    )
+    est.add_argument("--num-envs", type=int, default=16, help="vectorised copies")
     est.add_argument("--scenario", type=Path, default=None)
     est.add_argument("--bank", type=Path, default=None)
     est.add_argument("--recognizer-cache", type=Path, default=None, help="text posteriors .npz")
-    est.add_argument(
-        "--reaction-act",
-        action="append",
-        default=None,
-        help="act whose own expected reaction is estimated (default: deliver_bad_news); repeatable",
-    )
     est.add_argument("--compare-mlp", action="store_true", help="also measure a small MLP")
     est.add_argument("--no-progress", action="store_true")
     est.set_defaults(handler=_train_estimator)
@@ -66,7 +82,7 @@ def register(train_kinds, commands) -> None:
     report.add_argument("--json", action="store_true")
     report.add_argument("--no-progress", action="store_true")
     report.set_defaults(handler=_report)
-    demo = kinds.add_parser("demo", help="level vs delta_est after a bad turn (a table)")
+    demo = kinds.add_parser("demo", help="level vs eq1/eq2 after a bad turn (a table)")
     demo.add_argument("--seeds", type=int, default=200)
     demo.add_argument("--recognizer", choices=("text", "oracle"), default="text")
     demo.add_argument("--json", action="store_true")
@@ -85,8 +101,46 @@ def register(train_kinds, commands) -> None:
     fit.set_defaults(handler=_fit_dynamics)
 
 
+def add_env_kwarg_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--env-kwarg KEY=VALUE`` (repeatable) and ``--env-kwargs JSON``."""
+    parser.add_argument(
+        "--env-kwarg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an EmoDialogue-v1 keyword argument (VALUE read as JSON, else text); repeatable",
+    )
+    parser.add_argument(
+        "--env-kwargs", default=None, metavar="JSON", help="EmoDialogue-v1 keyword arguments"
+    )
+
+
+def parse_env_kwargs(pairs: list[str], blob: str | None) -> dict:
+    """``--env-kwargs`` JSON updated by every ``--env-kwarg KEY=VALUE``."""
+    kwargs: dict = {}
+    if blob:
+        try:
+            kwargs = json.loads(blob)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--env-kwargs: not valid JSON ({err})") from None
+        if not isinstance(kwargs, dict):
+            raise ValueError("--env-kwargs: expected a JSON object of keyword -> value")
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--env-kwarg {pair!r}: expected KEY=VALUE")
+        try:
+            kwargs[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key.strip()] = value
+    return kwargs
+
+
 def _env_kwargs(args: argparse.Namespace) -> dict:
-    kwargs: dict = {"recognizer": args.recognizer}
+    kwargs: dict = parse_env_kwargs(
+        getattr(args, "env_kwarg", []) or [], getattr(args, "env_kwargs", None)
+    )
+    kwargs["recognizer"] = args.recognizer
     for name in ("scenario", "bank", "recognizer_cache"):
         if getattr(args, name, None) is not None:
             kwargs[name] = getattr(args, name)
@@ -99,15 +153,23 @@ def _train_estimator(args: argparse.Namespace) -> int:
     model = train_reward_estimator(
         args.episodes,
         args.out,
+        kind=args.kind,
         seed=args.seed,
-        epsilon=args.epsilon,
+        behaviour=args.behaviour,
         env_kwargs=_env_kwargs(args),
-        reaction_acts=tuple(args.reaction_act or ("deliver_bad_news",)),
+        feature_sets=tuple(args.feature_sets),
         compare_mlp=args.compare_mlp,
+        num_envs=args.num_envs,
         progress=not args.no_progress,
     )
-    console.print(f"reward estimator written to {args.out}")
-    print(json.dumps(model.metadata["metrics"]))
+    metrics = model.metadata["metrics"]
+    console.print(
+        f"{args.kind} reward estimator written to {args.out}: features "
+        f"{metrics['chosen']}, held-out R² "
+        + ", ".join(f"{k} {v:+.3f}" for k, v in metrics["held_out"]["r2"].items())
+        + f"; corr(reward, level) {metrics['held_out']['corr_reward_level']:+.3f}"
+    )
+    print(json.dumps(metrics))
     return 0
 
 

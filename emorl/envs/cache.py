@@ -13,22 +13,17 @@ machine). :func:`warm_text_cache` covers a scenario and bank of your own.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from emorl.envs.recognition import Reply, TextRecognizer
+from emorl.fingerprint import sha256_text
+from emorl.paths import cache_root
 from emorl.simulator import Scenario, UtteranceBank
 
 SHIPPED = Path(__file__).resolve().parent / "data" / "ter-posteriors.npz"
-
-
-def cache_dir() -> Path:
-    """``$EMORL_CACHE`` or ``~/.cache/emorl``."""
-    return Path(os.environ.get("EMORL_CACHE") or Path.home() / ".cache" / "emorl")
 
 
 def _model_id() -> str:
@@ -48,12 +43,12 @@ def _replies() -> list[str]:
 
 
 def _texts_digest(texts: list[str]) -> str:
-    return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
+    return sha256_text("\n".join(texts))
 
 
 def default_ter_cache() -> Path:
     """Where the shipped recognizer's posteriors cache lives on this machine."""
-    return cache_dir() / f"ter-posteriors-{_model_id().split(':')[-1][:16]}.npz"
+    return cache_root() / f"ter-posteriors-{_model_id().split(':')[-1][:16]}.npz"
 
 
 def ensure_ter_cache(path: str | Path | None = None, *, progress: bool = True) -> Path:

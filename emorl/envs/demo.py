@@ -1,4 +1,4 @@
-"""A scripted demonstration: ``level`` reward is fooled by a lingering mood, ``delta_est`` is not.
+"""A scripted demonstration of how a lingering mood fools each reward variant.
 
 For each seed the scripted support agent greets the caller and asks for the first
 slot. The good act is then asking for the second slot (progress). In the *clean*
@@ -14,19 +14,25 @@ from typing import Any
 
 import numpy as np
 
-VARIANTS_SHOWN = ("level", "delta", "delta_pest", "delta_est")
+VARIANTS_SHOWN = ("level", "delta", "eq1", "eq2")
 _ENVS: dict[str, Any] = {}
+_EQ1: dict[str, Any] = {}
 #: A score below this counts as "scored negative" (a neutral reply scores about 0).
 NEGATIVE = -0.1
 
 
 def _play(seed: int, bad_turn: bool, env_kwargs: dict[str, Any]) -> dict[str, Any]:
     from emorl.envs.emo_dialogue import EmoDialogueEnv
+    from emorl.reward import RewardEstimator
+    from emorl.reward.estimator import shipped_estimator_dir
 
     key = repr(sorted(env_kwargs.items()))
     if key not in _ENVS:
         _ENVS[key] = EmoDialogueEnv(**env_kwargs)
+        folder = shipped_estimator_dir(_ENVS[key].recognizer_name, "eq1")
+        _EQ1[key] = RewardEstimator.from_pretrained(folder)
     env = _ENVS[key]
+    eq1 = _EQ1[key]
     env.reset(seed=seed)
     first, second = env.simulator.goal.problem.slots[:2]
     for name in ("greet", f"ask_{first}"):
@@ -39,27 +45,25 @@ def _play(seed: int, bad_turn: bool, env_kwargs: dict[str, Any]) -> dict[str, An
         _, _, terminated, _, info = env.step(env.act_names.index(f"ask_{first}"))
         if terminated:
             return {}
-        out["bad"] = _terms(info)
+        out["bad"] = _terms(info, env, eq1)
     out["valence_before"] = env.simulator.mood.valence
     _, _, _, _, info = env.step(good)
-    out["good"] = _terms(info)
+    out["good"] = _terms(info, env, eq1)
     out["true_happy"] = float(info["true_emotion"] == "happy")
     return out
 
 
-def _terms(info: dict[str, Any]) -> dict[str, float]:
-    t = info["reward_terms"]
-    return {
-        "level": t["level"],
-        "delta": t["delta"],
-        "delta_pest": t["delta_pest"],
-        "delta_est": t["delta"] - t["r_est"],
-    }
+def _terms(info: dict[str, Any], env: Any, eq1: Any) -> dict[str, float]:
+    """The turn's terms; ``eq1`` with the shipped eq1 estimator on the same transition."""
+    t, last = info["reward_terms"], env.last_transition
+    dp_est = eq1.predict_delta(last.obs, last.act, last.past_p[None], last.past_a[None])
+    eq1_term = float((last.posteriors - last.previous - dp_est) @ env.reward_fn.values)
+    return {"level": t["level"], "delta": t["delta"], "eq1": eq1_term, "eq2": t["eq2"]}
 
 
 def lingering_mood_demo(seeds: int = 200, recognizer: str = "text") -> dict[str, Any]:
     """Mean (and standard error) of each variant's score of the same good act, per context."""
-    kwargs = {"recognizer": recognizer, "reward": "delta_est", "estimator": "default"}
+    kwargs = {"recognizer": recognizer, "reward": "eq2", "estimator": "default"}
     rows: dict[str, dict[str, list[float]]] = {
         v: {"clean": [], "after_bad": [], "bad_act": []} for v in VARIANTS_SHOWN
     }

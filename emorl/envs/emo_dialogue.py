@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,13 @@ from emorl.envs.recognition import (
     EmotionRecognizer,
     OracleRecognizer,
     Reply,
+    TextRecognizer,
     shared_text_recognizer,
 )
 from emorl.envs.tracker import DialogueTracker
 from emorl.reward import EmotionReward, RewardEstimator
+from emorl.reward.estimator import shipped_estimator_dir
+from emorl.reward.features import expected_reaction, past_turns
 from emorl.simulator import Scenario, UtteranceBank
 from emorl.simulator.acts import act_names
 from emorl.simulator.protocol import Goal, UserSimulator, UserTurn, check_user_turn
@@ -62,9 +66,17 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Rewards
     :class:`~emorl.reward.EmotionReward` on the recognised posteriors, variant ``reward``:
-    ``delta_est`` (eq. 2, default), ``delta_pest`` (eq. 1), ``delta``, ``level`` or
-    ``none``; ``f`` defaults to happy +1, neutral 0, sad -0.5, angry -1. Optional shaping:
-    ``success_bonus`` on success, ``hangup_penalty`` on a hang-up (both 0 by default).
+    ``eq2`` (eq. 2, default: ``Σ f·ΔP − r_est``, ``r_est`` from a scalar estimator of the
+    reward term), ``eq1`` (eq. 1: ``Σ f·(ΔP − ΔP_est)``, a vector estimator of every
+    emotion's change), ``eq2_no_badnews`` (eq. 2, an estimator blind to the bad news),
+    ``delta``, ``level``, ``level_exempt`` (``level`` without the negative part of ``f``
+    on the reply to unavoidable bad news: ``deliver_bad_news`` when the lookup says the
+    request cannot be granted, the first time) or ``none``; ``f`` defaults to happy +1,
+    neutral 0, sad -0.5, angry -1. The estimator must be of the variant's kind and fitted
+    on rollouts of this recognizer (:class:`~emorl.reward.RewardEstimator`). Task terms
+    on top: ``success_bonus`` on success, ``- hangup_penalty`` on a hang-up or an early
+    close, ``- escalation_cost`` when the agent escalates (all 0 by default); ``info``
+    has ``reward_terms`` (every variant's term of the turn) and ``task_reward``.
 
     ## Episode End
     ``terminated`` when the agent closes the call (success if the outcome, resolution or
@@ -75,8 +87,9 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
     ## Arguments
     ``render_mode`` (``"ansi"``, ``"human"``); ``recognizer`` (``"text"``, ``"bimodal"``,
     ``"oracle"`` or an object with ``posteriors(replies)``); ``reward`` (variant);
-    ``emotion_values`` (f); ``estimator`` (``"default"``: the shipped one, a folder, a
-    :class:`~emorl.reward.RewardEstimator`, or ``None`` for a zero estimate);
+    ``emotion_values`` (f); ``estimator`` (``"default"``: the one shipped for the
+    variant's kind and this recognizer, text or oracle; a folder; a
+    :class:`~emorl.reward.RewardEstimator`; or ``None`` for a zero estimate);
     ``scenario`` and ``bank`` (paths; shipped defaults); ``simulator`` (any
     :class:`~emorl.simulator.UserSimulator`; default the built-in caller) with
     ``caller_language`` (an object with ``realise(...)``, e.g. an
@@ -87,7 +100,8 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
     (``"provided"``, ``"noisy"``, ``"asr"``: with ``"asr"`` the system hears slot values
     from the transcript) with ``wer``; ``speech`` (synthesised audio in ``info["audio"]``);
     ``recognizer_cache`` (an ``.npz`` of text-mode posteriors); ``speech_cache`` (a
-    folder for synthesised WAV files); ``success_bonus``; ``hangup_penalty``.
+    folder for synthesised WAV files); ``success_bonus``, ``hangup_penalty`` (finite
+    numbers) and ``escalation_cost`` (a finite number ≥ 0).
 
     ## Version History
     * v1: the caller's words answer the agent's act (template language over written
@@ -96,7 +110,11 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
       ``lingering`` and ``expected_reaction``, system utterances, ``nlu_error`` and a
       heard-value confidence per slot in the observation, pluggable user simulators,
       ``max_turns`` truncation inside the environment, ``gym.make_vec`` through a
-      vector entry point.
+      vector entry point. Later additions with the old behaviour as default:
+      ``escalation_cost``, the ``level_exempt`` variant. Changed default (emorl 0.2): the
+      variants ``delta_est``/``delta_pest`` became ``eq2``/``eq1`` with separate
+      estimators (``eq2`` fitted to the reward term, ``eq1`` to every emotion's change),
+      and the default reward is ``eq2`` with the shipped estimator for the recognizer.
     * v0: initial version (retired; its results are reproducible from emorl 0.1.0 at
       commit 618af5c).
     """
@@ -108,7 +126,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         render_mode: str | None = None,
         *,
         recognizer: str | EmotionRecognizer = "text",
-        reward: str = "delta_est",
+        reward: str = "eq2",
         emotion_values: Mapping[str, float] | None = None,
         estimator: str | Path | RewardEstimator | None = "default",
         scenario: str | Path | Scenario | None = None,
@@ -129,6 +147,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         speech_cache: str | Path | None = None,
         success_bonus: float = 0.0,
         hangup_penalty: float = 0.0,
+        escalation_cost: float = 0.0,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
@@ -136,9 +155,17 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             raise TypeError(f"max_turns must be an integer, got {max_turns!r}")
         if max_turns < 2:
             raise ValueError(f"max_turns must be at least 2, got {max_turns}")
-        for name, value in (("success_bonus", success_bonus), ("hangup_penalty", hangup_penalty)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
+        for name, value in (
+            ("success_bonus", success_bonus),
+            ("hangup_penalty", hangup_penalty),
+            ("escalation_cost", escalation_cost),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if escalation_cost < 0:
+            raise ValueError(f"escalation_cost must be at least 0, got {escalation_cost!r}")
         self.render_mode = render_mode
         self.scenario = scenario if isinstance(scenario, Scenario) else Scenario.load(scenario)
         self.bank = bank if isinstance(bank, UtteranceBank) else UtteranceBank.load(bank)
@@ -177,13 +204,14 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             recognizer_cache,
             speech_cache,
         )
-        self.recognizer_name = recognizer if isinstance(recognizer, str) else "custom"
+        self.recognizer_name = recognizer_name(recognizer)
         # with ASR transcripts the system hears slot values from what Whisper transcribed
         self.slots_from_asr = getattr(self.recognizer, "transcripts", None) == "asr" and callable(
             getattr(self.recognizer, "transcript_of", None)
         )
         self.reward_fn = EmotionReward(emotion_values, variant=reward)  # type: ignore[arg-type]
         self.success_bonus, self.hangup_penalty = float(success_bonus), float(hangup_penalty)
+        self.escalation_cost = float(escalation_cost)
         self.speech = speech
         self.speech_cache = speech_cache
         self._voice = getattr(self.recognizer, "voice", None)
@@ -199,6 +227,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         self.system_text = ""
         self.history: list[dict[str, Any]] = []
         self._episode_return = 0.0
+        self.last_transition: Transition | None = None
 
     # ------------------------------------------------------------------ features
     def _build_features(self) -> None:
@@ -324,6 +353,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         self.system_text = ""
         self.history = []
         self._episode_return = 0.0
+        self.last_transition = None
         self._pending = (-1, turn, self._reply(turn), self._obs, "")
         return self._pending[2]
 
@@ -373,22 +403,41 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             transcript = self.recognizer.transcript_of(reply)  # type: ignore[attr-defined]
         self.tracker.update(self.act_names[act], turn, self.np_random, transcript)
         previous = self._posteriors
+        past_p, past_a = past_turns(self.history, self.act_names)
         self._obs = self.observe(posteriors)
+        exempt = bool(expected_reaction(obs_before, act, self.feature_names, self.act_names)[0])
         r_est, dp_est = 0.0, None
         if self.estimator is not None and self.reward_fn.needs_estimate:
-            dp_est = self.estimator.predict_delta(obs_before, act)
-            r_est = float(dp_est @ self.reward_fn.values)
-        terms = self.reward_fn(self._posteriors, previous, r_est=r_est, delta_p_est=dp_est)
+            r_est, dp_est = self.estimator.estimate(obs_before, act, past_p, past_a)
+        terms = self.reward_fn(
+            self._posteriors, previous, r_est=r_est, delta_p_est=dp_est, exempt=exempt
+        )
         state = self.tracker.state
         terminated = state.ended is not None
-        reward = terms.reward
-        if state.ended == "success":
-            reward += self.success_bonus
-        elif state.ended in ("hangup", "closed_early"):
-            reward -= self.hangup_penalty
+        task = task_reward(
+            state.ended,
+            success_bonus=self.success_bonus,
+            hangup_penalty=self.hangup_penalty,
+            escalation_cost=self.escalation_cost,
+        )
+        reward = terms.reward + task
+        self.last_transition = Transition(
+            obs=obs_before,
+            act=act,
+            past_p=past_p,
+            past_a=past_a,
+            previous=previous,
+            posteriors=self._posteriors.copy(),
+            exempt=exempt,
+            outcome=state.ended,
+            appraisal=dict(turn.appraisal),
+            valence_before=float(self.history[-1]["valence"]),
+            valence=float(turn.valence),
+        )
         self._episode_return += reward
         info = self._turn_info(turn, terms.as_dict())
         info["act"] = self.act_names[act]
+        info["task_reward"] = task
         truncated = not terminated and state.turn >= self.max_turns
         if terminated or truncated:
             info.update(self.episode_summary())
@@ -462,6 +511,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
                 "valence": turn.valence,
                 "arousal": turn.arousal,
                 "posteriors": self._posteriors.copy(),
+                "appraisal": dict(turn.appraisal),
                 "reward": reward,
             }
         )
@@ -476,6 +526,16 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             return render_ansi(self)
         render_human(self)
         return None
+
+
+def recognizer_name(recognizer: str | EmotionRecognizer) -> str:
+    """The mode a recognizer is: its name, ``text`` for a :class:`TextRecognizer` of the
+    shipped model, else ``custom`` (estimators are fitted per recognizer mode)."""
+    if isinstance(recognizer, str):
+        return recognizer
+    if isinstance(recognizer, TextRecognizer) and recognizer.model_id().startswith("ter:"):
+        return "text"
+    return "custom"
 
 
 def make_recognizer(
@@ -499,6 +559,16 @@ def make_recognizer(
     if recognizer == "bimodal":
         from emorl.envs.tts import SpeechSynthesiser
 
+        if bimodal_model is None:  # the shipped IEmoNet: one per process, like text mode
+            key = ("bimodal", transcripts, float(wer), str(speech_cache))
+            if key not in _SHARED_BIMODAL:
+                _SHARED_BIMODAL[key] = BimodalRecognizer(
+                    _default_bimodal_model(),
+                    SpeechSynthesiser(cache_dir=speech_cache),
+                    transcripts=transcripts,
+                    wer=wer,
+                )
+            return _SHARED_BIMODAL[key]
         return BimodalRecognizer(
             bimodal_model if bimodal_model is not None else _default_bimodal_model(),
             SpeechSynthesiser(cache_dir=speech_cache),
@@ -506,6 +576,11 @@ def make_recognizer(
             wer=wer,
         )
     raise ValueError(f"unknown recognizer {recognizer!r}; choose from {list(RECOGNIZERS)}")
+
+
+#: The bimodal recognizers of the shipped IEmoNet, shared by every environment in a process
+#: (model, enrolled voices and posteriors cache), keyed by transcripts, WER and speech cache.
+_SHARED_BIMODAL: dict[tuple[Any, ...], BimodalRecognizer] = {}
 
 
 def _default_bimodal_model() -> Any:
@@ -523,24 +598,76 @@ def _default_bimodal_model() -> Any:
 def _load_estimator(
     estimator: str | Path | RewardEstimator | None, reward: EmotionReward, env: EmoDialogueEnv
 ) -> RewardEstimator | None:
-    if estimator is None or not reward.needs_estimate:
+    kind = reward.estimator_kind
+    if estimator is None or kind is None:
         return None
     if isinstance(estimator, RewardEstimator):
         loaded = estimator
-    elif estimator == "default":
-        from emorl.reward.estimator import DEFAULT_ESTIMATOR_DIR
-
-        if not (DEFAULT_ESTIMATOR_DIR / "config.json").is_file():
+    elif isinstance(estimator, str) and estimator == "default":
+        folder = shipped_estimator_dir(env.recognizer_name, kind)
+        if folder is None or not (folder / "config.json").is_file():
             raise FileNotFoundError(
-                f"no shipped reward estimator at {DEFAULT_ESTIMATOR_DIR}: train one with "
-                "`emorl train reward-estimator` or pass estimator=None"
+                f"estimator: no shipped {kind} reward estimator for the "
+                f"{env.recognizer_name!r} recognizer: fit one with `emorl train "
+                f"reward-estimator --kind {kind} --recognizer {env.recognizer_name} --out DIR` "
+                "and pass estimator=DIR (emorl train agent --estimator DIR), or "
+                "estimator=None for a zero estimate"
             )
-        loaded = RewardEstimator.from_pretrained()
-    else:
+        loaded = RewardEstimator.from_pretrained(folder)
+    elif isinstance(estimator, (str, Path)):
         loaded = RewardEstimator.from_pretrained(estimator)
-    if loaded.act_names != env.act_names or loaded.obs_dim != len(env.feature_names):
-        raise ValueError(
-            "the reward estimator was trained for another scenario (acts or observation size "
-            "differ): train one for this scenario with `emorl train reward-estimator --scenario`"
+    else:
+        raise TypeError(
+            f"estimator must be 'default', a folder, a RewardEstimator or None, got {estimator!r}"
         )
+    loaded.check_fits(
+        kind=kind,
+        obs_names=env.feature_names,
+        act_names=env.act_names,
+        recognizer=env.recognizer_name,
+        values=reward.values,
+    )
     return loaded
+
+
+def task_reward(
+    outcome: str | None,
+    *,
+    success_bonus: float = 0.0,
+    hangup_penalty: float = 0.0,
+    escalation_cost: float = 0.0,
+) -> float:
+    """The task term of a turn that ended the call with ``outcome`` (None: not ended):
+    ``+success_bonus`` on success, ``-hangup_penalty`` on a hang-up or early close,
+    ``-escalation_cost`` on an escalation."""
+    if outcome == "success":
+        return float(success_bonus)
+    if outcome in ("hangup", "closed_early"):
+        return -float(hangup_penalty)
+    if outcome == "escalated":
+        return -float(escalation_cost)
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The latest step as the estimators and the studies read it.
+
+    ``obs`` before the act, ``act``, the ``past_p``/``past_a`` turns before the latest one
+    (:func:`~emorl.reward.features.past_turns`), the posteriors ``previous`` and now,
+    ``exempt`` (the act was unavoidable bad news), ``outcome`` (how the call ended at this
+    step, None if it goes on), the caller's ``appraisal`` of the act and true mood valence
+    before and after it.
+    """
+
+    obs: np.ndarray
+    act: int
+    past_p: np.ndarray
+    past_a: np.ndarray
+    previous: np.ndarray
+    posteriors: np.ndarray
+    exempt: bool
+    outcome: str | None
+    appraisal: dict[str, float]
+    valence_before: float
+    valence: float

