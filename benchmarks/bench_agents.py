@@ -40,7 +40,7 @@ def phase(n_envs: int, steps: int, vec_env: str = "subproc") -> dict:
 
     torch.set_num_threads(1)
     run, algo_kwargs = split_config(load_hyperparams("ppo", "EmoDialogue-v1"))
-    kwargs = resolve_env_kwargs("EmoDialogue-v1", "delta_est", run.get("env_kwargs"), False)
+    kwargs = resolve_env_kwargs("EmoDialogue-v1", "eq2", run.get("env_kwargs"), False)
     venv = make_vec_env("EmoDialogue-v1", kwargs, n_envs, 0, vec_env=vec_env)
     model = algo_class("ppo")(run["policy"], venv, seed=0, device="cpu", **algo_kwargs)
     begun = time.perf_counter()

@@ -98,9 +98,9 @@ def _bimodal_model() -> tuple[Any, str]:
 
     if (DEFAULT_IEMONET_DIR / "config.json").is_file():
         return IEmoNet.from_pretrained(), "shipped IEmoNet"
-    from emorl.recognizers.fusion import FusionBlock, FusionConfig
-    from emorl.recognizers.ser import SpeechEmotionRecognizer
-    from emorl.recognizers.ter import TextEmotionRecognizer
+    from emorl.recognizers.fusion.model import FusionBlock, FusionConfig
+    from emorl.recognizers.speech.model import SpeechEmotionRecognizer
+    from emorl.recognizers.text.model import TextEmotionRecognizer
 
     ter = TextEmotionRecognizer.from_pretrained()
     ser = SpeechEmotionRecognizer.from_pretrained()

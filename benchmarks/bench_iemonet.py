@@ -13,7 +13,12 @@ The clip is 3 s of a RAVDESS recording from ``--data`` when present, else a synt
 voiced tone. ``OMP_WAIT_POLICY=PASSIVE`` is set (see below). Writes
 ``benchmarks/results/iemonet.json`` and prints a markdown table.
 
-    python benchmarks/bench_iemonet.py [--data DIR] [--threads 2] [--repeats 30]
+``--ser ser-whisper-tiny-4class`` runs the IEmoNet built on that SER instead (the shipped
+IEmoNet whose fusion block was trained on it; with the Whisper SER one encoder pass serves
+ASR and SER, so ``features`` is the slicing of the ASR's states and ``ser`` the head) and
+writes ``benchmarks/results/iemonet-<ser>.json``.
+
+    python benchmarks/bench_iemonet.py [--data DIR] [--threads 2] [--repeats 30] [--ser NAME]
 """
 
 from __future__ import annotations
@@ -49,11 +54,18 @@ def clip(data: Path, seconds: float = 3.0) -> tuple[np.ndarray, str]:
     return (0.2 * tone).astype(np.float32), "synthetic voiced tone"
 
 
-def phase_load(data: Path, threads: int, repeats: int) -> dict:
-    begun = time.perf_counter()
+SER: str | None = None  # --ser, passed on to each phase
+
+
+def _model(**kwargs):
     from emorl.recognizers.iemonet import IEmoNet
 
-    model = IEmoNet.from_pretrained()
+    return IEmoNet.from_pretrained(ser=SER, **kwargs)
+
+
+def phase_load(data: Path, threads: int, repeats: int) -> dict:
+    begun = time.perf_counter()
+    model = _model()
     parts = time.perf_counter() - begun
     model.asr.load()
     return {
@@ -65,10 +77,8 @@ def phase_load(data: Path, threads: int, repeats: int) -> dict:
 
 
 def phase_latency(data: Path, threads: int, repeats: int) -> dict:
-    from emorl.recognizers.iemonet import IEmoNet
-
     audio, source = clip(data)
-    model = IEmoNet.from_pretrained()
+    model = _model()
     model.predict(audio, sampling_rate=SR)
     # a new clip each time (scaled by under 3 %), as live utterances are: the extractor
     # keeps the frames of recent clips in memory, and a repeated clip would be served there
@@ -87,10 +97,8 @@ def phase_latency(data: Path, threads: int, repeats: int) -> dict:
 
 
 def phase_throughput(data: Path, threads: int, repeats: int) -> dict:
-    from emorl.recognizers.iemonet import IEmoNet
-
     audio, _ = clip(data)
-    model = IEmoNet.from_pretrained()
+    model = _model()
     batch = [audio * (0.5 + 0.5 * i / 32) for i in range(32)]
     texts = ["I can't believe you did that to me."] * 32
     model.probabilities(batch[:4], texts[:4], sampling_rate=SR)
@@ -114,23 +122,32 @@ PHASES = {"load": phase_load, "latency": phase_latency, "throughput": phase_thro
 def main() -> None:
     parser = phase_arguments(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--ser", default=None, help="SER name or folder (default: the shipped)")
     args = parser.parse_args()
     import torch
 
+    global SER
+    SER = args.ser
     torch.set_num_threads(args.threads)
     if args.phase:
         print(json.dumps(PHASES[args.phase](args.data, args.threads, args.repeats)))
         return
     report = {
         "machine": {"cpu_threads": args.threads, "python": platform.python_version()},
+        "ser": args.ser or "shipped default",
         **{
             name: run_phase(
-                __file__, name, args.data, args.threads, ["--repeats", str(args.repeats)]
+                __file__,
+                name,
+                args.data,
+                args.threads,
+                ["--repeats", str(args.repeats), *(["--ser", args.ser] if args.ser else [])],
             )
             for name in PHASES
         },
     }
-    path = write_results("iemonet", report)
+    name = "iemonet" if args.ser is None else f"iemonet-{Path(args.ser).name}"
+    path = write_results(name, report)
     stages = report["latency"]["stages"]
     print(f"load: {report['load']['load_s']} s (TER+SER+fusion {report['load']['parts_s']} s)")
     print("| stage | p50 ms | p95 ms |\n|---|---:|---:|")

@@ -67,7 +67,7 @@ def bench_asr(args) -> None:
 def bench_ter(args) -> None:
     import torch
 
-    from emorl.recognizers.ter import TextEmotionRecognizer
+    from emorl.recognizers.text.model import TextEmotionRecognizer
     from emorl.scale import ray_session
     from emorl.scale.recognizers import ter_probabilities
 
@@ -112,7 +112,7 @@ def bench_study(args) -> None:
         "episodes": args.episodes,
         "env_kwargs": {"estimator": None},
     }
-    configs = trial_configs(("delta_est", "level"), args.seeds)
+    configs = trial_configs(("eq2", "level"), args.seeds)
     with tempfile.TemporaryDirectory() as scratch:
         load = os.getloadavg()[0]
         begun = time.perf_counter()

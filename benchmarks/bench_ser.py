@@ -40,7 +40,7 @@ def clip(data: Path) -> tuple[np.ndarray, str]:
 
 
 def phase_features(samples: np.ndarray) -> dict:
-    from emorl.recognizers.speech_features import SpeechFeatureExtractor
+    from emorl.recognizers.speech.features import SpeechFeatureExtractor
 
     extractor = SpeechFeatureExtractor()
     # a new clip each call (scaled by under 2 %): the extractor keeps the frames of recent
@@ -56,7 +56,7 @@ def phase_features(samples: np.ndarray) -> dict:
 def phase_forward() -> dict:
     import torch
 
-    from emorl.recognizers.ser_net import SERNet, SERNetConfig
+    from emorl.recognizers.speech.network import SERNet, SERNetConfig
 
     net = SERNet(SERNetConfig()).eval()
     one = torch.randn(1, 384, 32)
@@ -70,7 +70,7 @@ def phase_forward() -> dict:
 def phase_epoch() -> dict:
     import torch
 
-    from emorl.recognizers.ser_net import SERNet, SERNetConfig
+    from emorl.recognizers.speech.network import SERNet, SERNetConfig
 
     torch.manual_seed(0)
     net = SERNet(SERNetConfig())

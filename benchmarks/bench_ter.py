@@ -2,7 +2,9 @@
 
 Measures, each phase in a fresh process so that its peak memory is its own:
 - ``train``: fine-tuning throughput (tweets/s) with the shipped configuration (lowest
-  two encoder layers frozen) and with every encoder layer trained, side by side;
+  two encoder layers frozen), with every encoder layer trained, and, when it is installed
+  (``emorl models install all-mpnet-base-v2``), all-mpnet-base-v2 with every layer
+  trained, side by side;
 - ``batch``: batched inference throughput (sentences/s) with the shipped model;
 - ``single``: one-sentence latency (p50/p95) with the shipped model;
 - ``load``: time to load the shipped model.
@@ -47,13 +49,16 @@ def sentences(data: Path, n: int) -> tuple[list[str], str]:
     return (FALLBACK * reps)[:n], "built-in sentences"
 
 
-def phase_train(texts: list[str], frozen_layers: int) -> dict:
+def phase_train(texts: list[str], frozen_layers: int, encoder: str | None = None) -> dict:
     import numpy as np
     import torch
 
-    from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
+    from emorl.recognizers.text.model import TERConfig, TextEmotionRecognizer
 
-    model = TextEmotionRecognizer.create(TERConfig(frozen_layers=frozen_layers), seed=0)
+    config = TERConfig(frozen_layers=frozen_layers)
+    if encoder is not None:
+        config.encoder = encoder
+    model = TextEmotionRecognizer.create(config, seed=0)
     tokens = model.tokenize(texts).ids
     labels = torch.from_numpy(np.arange(len(texts)) % len(model.labels))
     params = [p for p in model.net.parameters() if p.requires_grad]
@@ -82,7 +87,7 @@ def phase_train(texts: list[str], frozen_layers: int) -> dict:
 
 
 def phase_batch(texts: list[str]) -> dict:
-    from emorl.recognizers.ter import TextEmotionRecognizer
+    from emorl.recognizers.text.model import TextEmotionRecognizer
 
     model = TextEmotionRecognizer.from_pretrained()
     model.probabilities(texts[:64])
@@ -93,7 +98,7 @@ def phase_batch(texts: list[str]) -> dict:
 
 
 def phase_single(texts: list[str]) -> dict:
-    from emorl.recognizers.ter import TextEmotionRecognizer
+    from emorl.recognizers.text.model import TextEmotionRecognizer
 
     model = TextEmotionRecognizer.from_pretrained()
     for text in texts[:10]:
@@ -113,10 +118,21 @@ def phase_single(texts: list[str]) -> dict:
 
 def phase_load() -> dict:
     begun = time.perf_counter()
-    from emorl.recognizers.ter import TextEmotionRecognizer
+    from emorl.recognizers.text.model import TextEmotionRecognizer
 
     TextEmotionRecognizer.from_pretrained()
     return {"seconds": time.perf_counter() - begun, "peak_memory_mb": peak_mb()}
+
+
+def mpnet_installed() -> bool:
+    from emorl.artifacts import ModelFolderError
+    from emorl.recognizers.text.mpnet import mpnet_folder
+
+    try:
+        mpnet_folder()
+    except ModelFolderError:
+        return False
+    return True
 
 
 def main() -> None:
@@ -129,6 +145,7 @@ def main() -> None:
         result = {
             "train_frozen2": lambda: phase_train(texts[:672], 2),
             "train_full": lambda: phase_train(texts[:672], 0),
+            "train_mpnet": lambda: phase_train(texts[:160], 0, "all-mpnet-base-v2"),
             "batch": lambda: phase_batch(texts),
             "single": lambda: phase_single(texts[:300]),
             "load": phase_load,
@@ -136,10 +153,10 @@ def main() -> None:
         print(json.dumps(result))
         return
     _, source = sentences(args.data, 8)
-    results = {
-        name: run_phase(__file__, name, args.data, args.threads)
-        for name in ("load", "single", "batch", "train_frozen2", "train_full")
-    }
+    phases = ["load", "single", "batch", "train_frozen2", "train_full"]
+    if mpnet_installed():
+        phases.append("train_mpnet")
+    results = {name: run_phase(__file__, name, args.data, args.threads) for name in phases}
     report = {
         "machine": {
             "cpu_threads": args.threads,
@@ -175,6 +192,14 @@ def main() -> None:
             r["train_full"]["peak_memory_mb"],
         ),
     ]
+    if "train_mpnet" in r:
+        rows.append(
+            (
+                "fine-tuning all-mpnet-base-v2, all 12 layers",
+                f"{r['train_mpnet']['tweets_per_second']:.1f} tweets/s",
+                r["train_mpnet"]["peak_memory_mb"],
+            )
+        )
     print(f"| TER, {args.threads} CPU threads, {source} | speed | peak memory |")
     print("|---|---|---|")
     for name, speed, memory in rows:

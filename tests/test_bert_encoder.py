@@ -1,4 +1,4 @@
-"""The transformers-free BERT path (emorl.recognizers.bert) against transformers itself."""
+"""The transformers-free BERT path (emorl.recognizers.text.bert) against transformers itself."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from emorl.recognizers import encoders
-from emorl.recognizers.bert import BertEncoder, FastTokenizer, UnsupportedModelError, load_bert
-from emorl.recognizers.encoders import load_encoder
-from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
-from emorl.recognizers.text_input import TextInputError
+from emorl.recognizers.text import encoders
+from emorl.recognizers.text.bert import BertEncoder, FastTokenizer, UnsupportedModelError, load_bert
+from emorl.recognizers.text.encoders import load_encoder
+from emorl.recognizers.text.input import TextInputError
+from emorl.recognizers.text.model import TERConfig, TextEmotionRecognizer
 
 WORDS = [
     "i",
@@ -261,7 +261,8 @@ def test_shipped_ter_same_through_both_paths(
     assert isinstance(fast.net.encoder, BertEncoder)
     with monkeypatch.context() as patch:
         patch.setattr(
-            "emorl.recognizers.ter.load_encoder", partial(load_encoder, use_transformers=True)
+            "emorl.recognizers.text.model.load_encoder",
+            partial(load_encoder, use_transformers=True),
         )
         slow = TextEmotionRecognizer.from_pretrained()
     assert not isinstance(slow.net.encoder, BertEncoder)
@@ -282,7 +283,7 @@ def test_shipped_ter_same_through_both_paths(
 def test_shipped_ter_loads_without_transformers(packaged_folder: Path) -> None:
     probe = (
         "import sys\n"
-        "import emorl.recognizers.ter as ter\n"
+        "import emorl.recognizers.text.model as ter\n"
         "assert 'transformers' not in sys.modules\n"
         "model = ter.TextEmotionRecognizer.from_pretrained()\n"
         "model.predict('hello there')\n"
@@ -300,7 +301,8 @@ def test_training_gradients_match_transformers(
     assert isinstance(fast.net.encoder, BertEncoder)
     with monkeypatch.context() as patch:
         patch.setattr(
-            "emorl.recognizers.ter.load_encoder", partial(load_encoder, use_transformers=True)
+            "emorl.recognizers.text.model.load_encoder",
+            partial(load_encoder, use_transformers=True),
         )
         slow = TextEmotionRecognizer.create(config, seed=3)
     assert not isinstance(slow.net.encoder, BertEncoder)

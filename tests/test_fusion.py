@@ -13,9 +13,9 @@ import torch
 
 from emorl.artifacts import ModelFolderError
 from emorl.recognizers.calibration import fit_temperature
-from emorl.recognizers.fusion import FusionBlock, FusionConfig
-from emorl.recognizers.fusion_features import fusion_inputs, speech_outputs
-from emorl.recognizers.fusion_training import (
+from emorl.recognizers.fusion.features import fusion_inputs, speech_outputs
+from emorl.recognizers.fusion.model import FusionBlock, FusionConfig
+from emorl.recognizers.fusion.training import (
     FusionTrainingConfig,
     JointTrainingConfig,
     evaluate_fusion,
@@ -23,9 +23,9 @@ from emorl.recognizers.fusion_training import (
     train_fusion,
 )
 from emorl.recognizers.iemonet import IEmoNet
-from emorl.recognizers.ser import SERConfig, SpeechEmotionRecognizer
-from emorl.recognizers.speech_features import FeatureNormalizer
-from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
+from emorl.recognizers.speech.features import FeatureNormalizer
+from emorl.recognizers.speech.model import SERConfig, SpeechEmotionRecognizer
+from emorl.recognizers.text.model import TERConfig, TextEmotionRecognizer
 
 SR = 16000
 TEXTS = {

@@ -202,9 +202,9 @@ def write_paired_sources(root: Path) -> tuple[Path, Path]:
 
 
 def test_train_evaluate_recognize_cli(tiny_encoder: Path, tmp_path: Path, monkeypatch) -> None:
-    from emorl.recognizers.ser import SERConfig, SpeechEmotionRecognizer
-    from emorl.recognizers.speech_features import FeatureNormalizer
-    from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
+    from emorl.recognizers.speech.features import FeatureNormalizer
+    from emorl.recognizers.speech.model import SERConfig, SpeechEmotionRecognizer
+    from emorl.recognizers.text.model import TERConfig, TextEmotionRecognizer
 
     monkeypatch.setenv("EMORL_CACHE", str(tmp_path / "cache"))
     speech, meld = write_paired_sources(tmp_path / "data")

@@ -22,7 +22,7 @@ from emorl.audio import (
 )
 from emorl.cli import main
 from emorl.recognizers.iemonet import IEmoNet
-from emorl.recognizers.ser import SpeechEmotionRecognizer
+from emorl.recognizers.speech.model import SpeechEmotionRecognizer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_cli import flat  # noqa: E402

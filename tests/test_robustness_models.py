@@ -18,8 +18,8 @@ from emorl.artifacts import (
     staged_folder,
 )
 from emorl.cli import main
-from emorl.recognizers.ter import TextEmotionRecognizer
-from emorl.recognizers.ter_training import TERTrainingConfig
+from emorl.recognizers.text.model import TextEmotionRecognizer
+from emorl.recognizers.text.training import TERTrainingConfig
 from emorl.recognizers.training import load_checkpoint, resolve_device
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -67,7 +67,7 @@ def test_kill_between_weights_and_config_keeps_the_old_model(
 ) -> None:
     out = copy_folder(trained[0], tmp_path / "ter")
     before = {f.name: f.read_bytes() for f in out.iterdir()}
-    import emorl.recognizers.ter as ter_module
+    import emorl.recognizers.text.model as ter_module
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # the process dies after model.safetensors was written
@@ -205,8 +205,8 @@ def test_three_labels_for_a_four_class_head(trained, tmp_path: Path) -> None:
 
 
 def test_three_labels_for_a_four_class_ser_and_fusion(tmp_path: Path) -> None:
-    from emorl.recognizers.fusion import FusionBlock
-    from emorl.recognizers.ser import SpeechEmotionRecognizer
+    from emorl.recognizers.fusion.model import FusionBlock
+    from emorl.recognizers.speech.model import SpeechEmotionRecognizer
 
     ser = copy_folder(MODELS / "ser-ravdess-4class", tmp_path / "ser")
     fusion = copy_folder(MODELS / "iemonet-4class", tmp_path / "fusion")
@@ -387,8 +387,8 @@ def test_iemonet_save_writes_model_type(tmp_path: Path) -> None:
 
 
 def test_training_on_cpu_by_default(tiny_encoder: Path) -> None:
-    from emorl.recognizers.ter import TERConfig
-    from emorl.recognizers.ter_training import train_ter
+    from emorl.recognizers.text.model import TERConfig
+    from emorl.recognizers.text.training import train_ter
 
     assert TERTrainingConfig().device == "cpu"
     model = TextEmotionRecognizer.create(

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from emorl.cli import main
-from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
-from emorl.recognizers.text_input import (
+from emorl.recognizers.text.input import (
     TextInputError,
     UnreliableTextWarning,
     clean_texts,
     foreign_script_fraction,
 )
+from emorl.recognizers.text.model import TERConfig, TextEmotionRecognizer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_cli import flat, four_class_train_args, manifest_rows, run_main, write_jsonl  # noqa: E402

@@ -16,9 +16,9 @@ from emorl.agents.tune import experiment_name, same_result, trial_configs, varia
 
 
 def test_trial_grid_is_in_report_order_with_factor_levels() -> None:
-    grid = trial_configs(("delta_est", "level"), seeds=2, factors={"success_bonus": [0, 10]})
+    grid = trial_configs(("eq2", "level"), seeds=2, factors={"success_bonus": [0, 10]})
     assert len(grid) == 8
-    assert grid[0] == {"reward": "delta_est", "factors": {"success_bonus": 0}, "seed": 0}
+    assert grid[0] == {"reward": "eq2", "factors": {"success_bonus": 0}, "seed": 0}
     assert grid[1]["seed"] == 1 and grid[2]["factors"] == {"success_bonus": 10}
     assert grid[4]["reward"] == "level"
     assert trial_configs(("none",), seeds=1) == [{"reward": "none", "factors": {}, "seed": 0}]

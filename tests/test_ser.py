@@ -11,18 +11,18 @@ import soundfile as sf
 import torch
 
 from emorl.artifacts import ModelFolderError
-from emorl.recognizers.ser import SERConfig, SpeechEmotionRecognizer
-from emorl.recognizers.ser_baseline import FunctionalsBaseline
-from emorl.recognizers.ser_net import PRESETS, SERNet, SERNetConfig
-from emorl.recognizers.ser_training import SERTrainingConfig, augment, evaluate_ser, train_ser
-from emorl.recognizers.ser_workflow import (
+from emorl.recognizers.speech.baseline import FunctionalsBaseline
+from emorl.recognizers.speech.model import SERConfig, SpeechEmotionRecognizer
+from emorl.recognizers.speech.network import PRESETS, SERNet, SERNetConfig
+from emorl.recognizers.speech.training import SERTrainingConfig, augment, evaluate_ser, train_ser
+from emorl.recognizers.speech.workflow import (
     SERCrossValJob,
     SERTrainJob,
     run_crossval_ser,
     run_evaluate_ser,
     run_train_ser,
 )
-from emorl.recognizers.ter_workflow import CorpusSource
+from emorl.recognizers.text.workflow import CorpusSource
 
 SR = 16000
 # RAVDESS emotion codes of the four classes and a pitch that separates them
@@ -301,7 +301,8 @@ def test_cli_train_evaluate_and_cv(ravdess_like: Path, tmp_path: Path, capsys) -
     assert 0.0 <= summary["ua_std"] <= summary["ua"] <= 1.0
     rc = main(["evaluate", "ser", *common, "--model", str(tmp_path / "missing")])
     assert rc == 2
-    assert "ser model folder not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "SER model" in err and "not found" in err and "missing" in err
 
 
 def test_augment_masks_and_noises_only_real_frames() -> None:

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from emorl.recognizers.ser import DEFAULT_SER_DIR, SpeechEmotionRecognizer
+from emorl.recognizers.speech.model import DEFAULT_SER_DIR, SpeechEmotionRecognizer
 
 pytestmark = [
     pytest.mark.integration,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emorl.recognizers.speech_features import (
+from emorl.recognizers.speech.features import (
     DEFAULT_MAX_FRAMES,
     FRAME_FEATURES,
     FeatureConfig,
@@ -316,7 +316,7 @@ def counted(monkeypatch):
         return data, rate
 
     monkeypatch.setattr(opensmile.Smile, "process_signal", process_signal)
-    monkeypatch.setattr("emorl.recognizers.speech_features._load_samples", load)
+    monkeypatch.setattr("emorl.recognizers.speech.features._load_samples", load)
     return counts
 
 

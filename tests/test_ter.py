@@ -12,15 +12,15 @@ import pytest
 import torch
 
 from emorl.artifacts import ModelFolderError
-from emorl.recognizers.encoders import EncoderNotFoundError, resolve_encoder
-from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
-from emorl.recognizers.ter_training import (
+from emorl.recognizers.text.encoders import EncoderNotFoundError, resolve_encoder
+from emorl.recognizers.text.input import TextInputError, UnreliableTextWarning
+from emorl.recognizers.text.model import TERConfig, TextEmotionRecognizer
+from emorl.recognizers.text.training import (
     CHECKPOINT_NAME,
     TERTrainingConfig,
     cap_per_class,
     train_ter,
 )
-from emorl.recognizers.text_input import TextInputError, UnreliableTextWarning
 from emorl.recognizers.training import balanced_class_weights
 
 TOY = {
@@ -162,7 +162,7 @@ def test_a_different_base_encoder_is_refused(
     first = next(iter(weights))
     weights[first] = weights[first] + 1.0
     save_file(weights, str(other / "model.safetensors"))
-    from emorl.recognizers.encoders import encoder_fingerprint
+    from emorl.recognizers.text.encoders import encoder_fingerprint
 
     encoder_fingerprint.cache_clear()
     with pytest.raises(ModelFolderError, match="SHA-256"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from emorl.recognizers.ter import TERConfig
-from emorl.recognizers.ter_training import TERTrainingConfig
-from emorl.recognizers.ter_workflow import CorpusSource, TERCrossValJob, run_crossval_ter
+from emorl.recognizers.text.model import TERConfig
+from emorl.recognizers.text.training import TERTrainingConfig
+from emorl.recognizers.text.workflow import CorpusSource, TERCrossValJob, run_crossval_ter
 
 ROWS = {
     "neutral": [

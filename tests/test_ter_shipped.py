@@ -8,7 +8,7 @@ import socket
 import numpy as np
 import pytest
 
-from emorl.recognizers.ter import DEFAULT_TER_DIR, TextEmotionRecognizer
+from emorl.recognizers.text.model import DEFAULT_TER_DIR, TextEmotionRecognizer
 
 pytestmark = pytest.mark.integration
 

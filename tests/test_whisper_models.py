@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import json
 import shutil
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -26,31 +24,15 @@ from emorl.asr.models import (
 from emorl.asr.whisper import WhisperTranscriber, resolve_model_dir
 from emorl.cli import models as cli_models
 
+try:
+    from fake_packages import fake_dist as _fake_dist
+except ImportError:  # tests/ imported as a package
+    from tests.fake_packages import fake_dist as _fake_dist
+
 NAMES = ("fake-whisper-part1", "fake-whisper-part2")
 PART1 = bytes(range(256)) * 40 + b"first half"
 PART2 = b"second half" + bytes(range(255, -1, -1)) * 30
 CONFIG = {"alignment_heads": [[1, 0]], "suppress_ids": []}
-
-
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def _fake_dist(site: Path, name: str, files: dict[str, bytes]) -> metadata.Distribution:
-    """An installed-distribution layout: ``pkg/data/...`` and a dist-info with a RECORD."""
-    package = name.replace("-", "_")
-    info = site / f"{package}-1.0.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0.0\n")
-    record = []
-    for rel, data in {f"{package}/__init__.py": b"", **files}.items():
-        path = site / (rel if rel.endswith(".py") else f"{package}/data/{rel}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        record.append(f"{path.relative_to(site)},{_record_hash(data)},{len(data)}")
-    record.append(f"{info.name}/RECORD,,")
-    (info / "RECORD").write_text("\n".join(record) + "\n")
-    return metadata.PathDistribution(info)
 
 
 @pytest.fixture
@@ -72,7 +54,7 @@ def fake_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     }
     joined = PART1 + PART2
     source = SplitSource(NAMES, size=len(joined), sha256=hashlib.sha256(joined).hexdigest())
-    monkeypatch.setattr(models, "_distribution", dists.get)
+    monkeypatch.setattr(models, "distribution", dists.get)
     monkeypatch.setattr(models, "WHISPER_BASE_SOURCES", (source,))
     cache = tmp_path / "cache"
     monkeypatch.setenv("EMORL_CACHE", str(cache))
@@ -81,7 +63,7 @@ def fake_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 @pytest.fixture
 def no_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(models, "_distribution", lambda name: None)
+    monkeypatch.setattr(models, "distribution", lambda name: None)
     monkeypatch.setenv("EMORL_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
 
@@ -222,8 +204,8 @@ def test_absent_packages_say_what_to_install(no_packages: Path) -> None:
 def test_one_part_without_the_other(
     fake_packages: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    only_first = {NAMES[0]: models._distribution(NAMES[0])}
-    monkeypatch.setattr(models, "_distribution", only_first.get)
+    only_first = {NAMES[0]: models.distribution(NAMES[0])}
+    monkeypatch.setattr(models, "distribution", only_first.get)
     with pytest.raises(InstallError, match=f"{NAMES[0]} installed without the other part"):
         install_whisper_base()
 

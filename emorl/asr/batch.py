@@ -1,18 +1,16 @@
 """Transcribe many clips with a progress bar and a cache; transcribe a labelled corpus.
 
-The cache lives under ``$EMORL_CACHE`` or ``~/.cache/emorl`` (the root the speech feature
-cache uses), in ``asr/<model fingerprint>/<ab>/<audio sha256>.json``: one JSON transcript per
-clip, keyed by the SHA-256 of the audio file's bytes and by the recognizer's fingerprint
-(model files and decoding settings), written atomically. A renamed or moved file is found
-again; an edited file or another model misses. ``settings.json`` beside the entries names the
+The cache lives under ``$EMORL_CACHE`` or ``~/.cache/emorl`` (:func:`emorl.paths.cache_root`),
+in ``asr/<model fingerprint>/<ab>/<audio sha256>.json``: one JSON transcript per clip, keyed
+by the SHA-256 of the audio file's bytes and by the recognizer's fingerprint (model files and
+decoding settings), written atomically. A renamed or moved file is found again; an edited
+file or another model misses. ``settings.json`` beside the entries names the
 model. A cached transcript keeps the processing time of the run that made it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,23 +21,18 @@ from emorl.artifacts import write_json
 from emorl.asr.transcriber import Transcriber, Transcript
 from emorl.audio import AudioError
 from emorl.data.utterance import Corpus, Utterance
+from emorl.fingerprint import sha256_file
+from emorl.paths import cache_root
 from emorl.progress import task_progress
 
 __all__ = [
     "BatchResult",
     "TranscriptCache",
-    "default_cache_dir",
     "transcribe_corpus",
     "transcribe_files",
 ]
 
 OnError = Literal["raise", "skip"]
-
-
-def default_cache_dir() -> Path:
-    """``$EMORL_CACHE/asr`` or ``~/.cache/emorl/asr``."""
-    root = os.environ.get("EMORL_CACHE") or Path.home() / ".cache" / "emorl"
-    return Path(root) / "asr"
 
 
 class TranscriptCache:
@@ -51,11 +44,7 @@ class TranscriptCache:
 
     def key(self, audio_path: str | Path) -> str:
         """SHA-256 of the file's bytes."""
-        digest = hashlib.sha256()
-        with Path(audio_path).open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return sha256_file(audio_path)
 
     def _entry(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
@@ -104,13 +93,14 @@ def transcribe_files(
 ) -> BatchResult:
     """Transcribe ``(key, audio path)`` pairs in order, with a progress bar.
 
-    ``use_cache`` reads and fills the cache in ``cache_dir`` (default :func:`default_cache_dir`).
+    ``use_cache`` reads and fills the cache in ``cache_dir`` (default ``asr/`` under
+    :func:`emorl.paths.cache_root`).
     ``errors="raise"`` stops at the first unreadable or unusable clip (the error names the
     file); ``"skip"`` records ``failed[key] = reason`` and goes on.
     """
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
-    cache = TranscriptCache(cache_dir or default_cache_dir(), transcriber) if use_cache else None
+    cache = TranscriptCache(cache_dir or cache_root("asr"), transcriber) if use_cache else None
     result = BatchResult()
     with task_progress(progress) as bar:
         task = bar.add_task(description, total=len(items))

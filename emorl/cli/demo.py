@@ -57,10 +57,17 @@ def register(commands) -> None:
     agent.add_argument("--not-grantable", action="store_true", help="the request cannot be granted")
     demo.add_argument(
         "--reward",
-        choices=("delta_est", "delta_pest", "delta", "level", "none"),
-        default="delta_est",
+        choices=("eq2", "eq1", "delta", "level", "level_exempt", "none"),
+        default="eq2",
+        help="reward variant (eq1/eq2: the shipped text-recognizer estimators)",
     )
     demo.add_argument("--model", type=Path, default=None, help="IEmoNet folder (default: shipped)")
+    demo.add_argument(
+        "--ser",
+        default=None,
+        help="SER folder or shipped name (ser-ravdess-4class: IS09, the paper's; "
+        "ser-whisper-tiny-4class: Whisper states): the IEmoNet built on it",
+    )
     demo.add_argument(
         "--beam-size", type=int, default=1, help="Whisper beam width (1: greedy, fastest)"
     )
@@ -99,6 +106,7 @@ def _demo(args: argparse.Namespace) -> int:
         grantable=not args.not_grantable,
         reward=args.reward,
         model=args.model,
+        ser=args.ser,
         beam_size=args.beam_size,
         min_silence_ms=args.min_silence_ms,
         vad_threshold=args.vad_threshold,

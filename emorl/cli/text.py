@@ -26,7 +26,7 @@ from emorl.cli.common import (
     training_kwargs,
     wants_ray,
 )
-from emorl.recognizers.text_input import TextInputError, UnreliableTextWarning, clean_text
+from emorl.recognizers.text.input import TextInputError, UnreliableTextWarning, clean_text
 
 READERS = "semeval, meld, dailydialog, iemocap, manifest"
 EXAMPLE_TEXTS = (
@@ -40,7 +40,7 @@ EXAMPLE_TEXTS = (
 
 def register(train_kinds, evaluate_kinds, commands) -> None:
     """Add the text commands to the parser."""
-    from emorl.recognizers.ter_training import TERTrainingConfig
+    from emorl.recognizers.text.training import TERTrainingConfig
 
     ter = train_kinds.add_parser("ter", help="fine-tune a text emotion recognizer")
     add_corpus_options(ter, READERS)
@@ -52,7 +52,23 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="hold out matching utterances for validation, e.g. source=twitter-2016test-A",
+        help="hold out matching utterances for validation, e.g. source=twitter-2016test-A "
+        "(VALUE may hold shell wildcards)",
+    )
+    ter.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="leave matching utterances out of training (after --holdout), e.g. "
+        "'source=twitter-2016*'; repeatable",
+    )
+    ter.add_argument(
+        "--prior-correction",
+        default=None,
+        metavar="TAU|auto",
+        help="after training, add -TAU*log(training class share) to the logits (1: decide as "
+        "if classes were balanced); auto: TAU in 0..1 with the best validation UA",
     )
     ter.add_argument(
         "--val-fraction",
@@ -126,8 +142,8 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
 
 
 def _add_recipe_options(parser: argparse.ArgumentParser, progress: bool = True) -> None:
-    from emorl.recognizers.ter import TERConfig
-    from emorl.recognizers.ter_training import TERTrainingConfig
+    from emorl.recognizers.text.model import TERConfig
+    from emorl.recognizers.text.training import TERTrainingConfig
 
     t, d = TERTrainingConfig(), TERConfig()
     add_training_options(parser, t)
@@ -155,7 +171,7 @@ def _add_recipe_options(parser: argparse.ArgumentParser, progress: bool = True) 
 
 
 def _model_config(args: argparse.Namespace):
-    from emorl.recognizers.ter import TERConfig
+    from emorl.recognizers.text.model import TERConfig
 
     return TERConfig(
         encoder=args.encoder,
@@ -171,13 +187,13 @@ def _model_config(args: argparse.Namespace):
 
 
 def _training_config(args: argparse.Namespace, **extra):
-    from emorl.recognizers.ter_training import TERTrainingConfig
+    from emorl.recognizers.text.training import TERTrainingConfig
 
     return TERTrainingConfig(**training_kwargs(args), **extra)
 
 
 def train_ter(args: argparse.Namespace) -> int:
-    from emorl.recognizers.ter_workflow import TERTrainJob, run_train_ter
+    from emorl.recognizers.text.workflow import TERTrainJob, run_train_ter
 
     job = TERTrainJob(
         train=corpus_sources(args.corpus, args.data),
@@ -188,6 +204,8 @@ def train_ter(args: argparse.Namespace) -> int:
             args, seed=args.seed, checkpoint_every=args.checkpoint_every, select=args.select
         ),
         holdout=args.holdout,
+        exclude=args.exclude,
+        prior_correction=_prior_correction(args.prior_correction),
         val_fraction=args.val_fraction,
         val_group=args.val_group,
         max_per_class=args.max_per_class,
@@ -213,14 +231,28 @@ def train_ter(args: argparse.Namespace) -> int:
     if outcome.validation is not None:
         report = outcome.validation.to_dict()
         summary = {k: report[k] for k in ("n", "accuracy", "ua", "macro_f1")}
-        summary.update({k: report[k] for k in ("macro_recall", "f1_pn") if k in report})
+        extras = ("macro_recall", "f1_pn", "accuracy_2017_prior")
+        summary.update({k: report[k] for k in extras if k in report})
         print(json.dumps({"validation": summary}))
     return 0
 
 
+def _prior_correction(value: str | None) -> float | str | None:
+    """``--prior-correction``: ``auto``, a strength in [0, 2], or absent."""
+    if value is None or value == "auto":
+        return value
+    try:
+        tau = float(value)
+    except ValueError:
+        raise SystemExit(f"--prior-correction must be a number or 'auto', got {value!r}") from None
+    if not 0.0 <= tau <= 2.0:
+        raise SystemExit(f"--prior-correction must be in [0, 2], got {tau}")
+    return tau
+
+
 def evaluate_ter(args: argparse.Namespace) -> int:
-    from emorl.recognizers.ter import TextEmotionRecognizer
-    from emorl.recognizers.ter_workflow import (
+    from emorl.recognizers.text.model import TextEmotionRecognizer
+    from emorl.recognizers.text.workflow import (
         TERCrossValJob,
         run_crossval_ter,
         run_evaluate_ter,
@@ -265,8 +297,8 @@ def evaluate_ter(args: argparse.Namespace) -> int:
 
 
 def predict_texts(args: argparse.Namespace) -> int:
-    from emorl.recognizers.ter import TextEmotionRecognizer
-    from emorl.recognizers.ter_workflow import predict_texts as predict
+    from emorl.recognizers.text.model import TextEmotionRecognizer
+    from emorl.recognizers.text.workflow import predict_texts as predict
 
     texts = _input_texts(args.texts)
     model = TextEmotionRecognizer.from_pretrained(args.model)

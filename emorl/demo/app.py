@@ -30,8 +30,9 @@ class DemoOptions:
     log: Path | None = None
     problem: str | None = None
     grantable: bool = True
-    reward: str = "delta_est"
+    reward: str = "eq2"
     model: Path | None = None
+    ser: str | None = None  # a SER folder or shipped name: the IEmoNet built on it
     beam_size: int = 1
     min_silence_ms: int = 500
     vad_threshold: float = 0.5
@@ -79,15 +80,24 @@ def build_session(options: DemoOptions) -> Any:
         observation_space=dialogue.env.observation_space,
     )
     reward = EmotionReward(variant=options.reward)  # type: ignore[arg-type]
-    estimator = RewardEstimator.from_pretrained() if reward.needs_estimate else None
-    if estimator is not None and (
-        estimator.act_names != dialogue.act_names
-        or estimator.obs_dim != len(dialogue.feature_names)
-    ):
-        raise ValueError("the shipped reward estimator does not fit the demo's scenario")
+    estimator = None
+    if reward.estimator_kind is not None:
+        from emorl.reward.estimator import shipped_estimator_dir
+
+        # the live caller is heard by IEmoNet, for which no estimator is shipped: the demo
+        # uses the one fitted on text-recognizer rollouts
+        folder = shipped_estimator_dir("text", reward.estimator_kind)
+        estimator = RewardEstimator.from_pretrained(folder)
+        estimator.check_fits(
+            kind=reward.estimator_kind,
+            obs_names=dialogue.feature_names,
+            act_names=dialogue.act_names,
+            recognizer="text",
+            values=reward.values,
+        )
     # the segmenter already cut the speech out: Whisper's own VAD pass would repeat it
     asr = WhisperTranscriber(beam_size=options.beam_size, vad_filter=False, word_timestamps=False)
-    model = IEmoNet.from_pretrained(options.model, asr=asr)
+    model = IEmoNet.from_pretrained(options.model, asr=asr, ser=options.ser)
     return DemoSession(
         model, reward, estimator, dialogue, agent, adapt_speaker=options.adapt_speaker
     )

@@ -35,6 +35,7 @@ from emorl.demo.audio_source import AudioSource, BlockQueue
 from emorl.demo.dialogue import DemoDialogue
 from emorl.demo.segmenter import SAMPLING_RATE, SpeechSegment, UtteranceSegmenter
 from emorl.emotions import FOUR_CLASS
+from emorl.reward.features import expected_reaction, past_turns
 
 #: The name the caller's SER statistics are stored under.
 CALLER = "caller"
@@ -99,10 +100,13 @@ class DemoSession:
         self.turns = 0
         self.rewards: list[float] = []
         self._previous = np.full(len(FOUR_CLASS), 1 / len(FOUR_CLASS))
+        # the call's utterances so far ({"act" answered, "posteriors"}), as the env logs them
+        self._heard: list[dict[str, Any]] = []
         ser = getattr(model, "ser", None)
-        self.adapt_speaker = bool(
-            adapt_speaker and ser is not None and ser.config.normalization == "speaker"
-        )
+        # the IS09 SER says its normalisation; the Whisper SER always normalises per speaker
+        config = getattr(ser, "config", None)
+        per_speaker = getattr(config, "normalization", "speaker") == "speaker"
+        self.adapt_speaker = bool(adapt_speaker and ser is not None and per_speaker)
         self.adapt_window = int(adapt_window)
         self._caller_frames: list[np.ndarray] = []
         self._prepared: tuple[SpeechSegment, Recognition] | None = None
@@ -110,21 +114,26 @@ class DemoSession:
     def recognise(self, samples: np.ndarray) -> Recognition:
         """IEmoNet on one utterance, the caller's SER statistics refitted to include it.
 
-        The utterance's frames join the caller's history only when its turn is taken.
+        What the SER's normaliser read of the utterance (IS09 frames, or the Whisper SER's
+        head input) joins the caller's history only when its turn is taken.
         """
         begun = time.perf_counter()
-        frames, speaker = None, None
+        speaker = history = None
         if self.adapt_speaker:
-            ser = self.model.ser
-            frames = ser.frames(samples, SAMPLING_RATE)
-            history = [*self._caller_frames, frames][-self.adapt_window :]
-            ser.adapt_speaker(CALLER, history, frames=True)
             speaker = CALLER
-        adapted = time.perf_counter() - begun
+            history = (
+                self._caller_frames[-(self.adapt_window - 1) :] if self.adapt_window > 1 else []
+            )
         # the segmenter's voice-activity model already found speech: no second VAD pass
         prediction = self.model.predict(
-            samples, sampling_rate=SAMPLING_RATE, speaker=speaker, check_speech=False
+            samples,
+            sampling_rate=SAMPLING_RATE,
+            speaker=speaker,
+            speaker_history=history,
+            check_speech=False,
         )
+        frames = prediction.speech_input if self.adapt_speaker else None
+        adapted = prediction.timings.get("adapt", 0.0)
         return Recognition(prediction, frames, adapted, time.perf_counter() - begun)
 
     def prepare(self, segment: SpeechSegment) -> None:
@@ -148,16 +157,24 @@ class DemoSession:
         terms: dict[str, Any] | None = None
         if answered is not None and self.dialogue.obs_at_act is not None:
             act_index = self.dialogue.act_names.index(answered)
+            obs_at_act = self.dialogue.obs_at_act
+            names = (self.dialogue.feature_names, self.dialogue.act_names)
+            exempt = bool(expected_reaction(obs_at_act, act_index, *names)[0])
             r_est, dp_est = 0.0, None
             if self.estimator is not None and self.reward.needs_estimate:
-                dp_est = self.estimator.predict_delta(self.dialogue.obs_at_act, act_index)
-                r_est = float(dp_est @ self.reward.values)
-            terms = self.reward(p, self._previous, r_est=r_est, delta_p_est=dp_est).as_dict()
+                past_p, past_a = past_turns(self._heard, self.dialogue.act_names)
+                r_est, dp_est = self.estimator.estimate(obs_at_act, act_index, past_p, past_a)
+            terms = self.reward(
+                p, self._previous, r_est=r_est, delta_p_est=dp_est, exempt=exempt
+            ).as_dict()
             terms["delta_p"] = dict(zip(FOUR_CLASS, (p - self._previous).tolist(), strict=True))
             self.rewards.append(float(terms["reward"]))
         call = self.dialogue.call
         obs = self.dialogue.hear(p)
         self._previous = p
+        if answered is None:  # a call opens
+            self._heard = []
+        self._heard.append({"act": answered, "posteriors": p})
         act = self.agent(obs)
         text = self.dialogue.act(act)
         timings = {k: round(v, 5) for k, v in prediction.timings.items()}

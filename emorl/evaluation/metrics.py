@@ -152,7 +152,32 @@ def classification_report(
         report.extra["f1_pn"] = float(
             (per_class["positive"]["f1"] + per_class["negative"]["f1"]) / 2
         )
+        report.extra["accuracy_2017_prior"] = accuracy_at_prior(report, SEMEVAL_2017_TEST_PRIOR)
     return report
+
+
+#: Class shares of the SemEval-2017 4A test set (12,284 tweets, published with the task):
+#: twice the negative share of the 2013-2016 sets, so accuracy there differs from accuracy
+#: on a validation set with the older shares.
+SEMEVAL_2017_TEST_PRIOR: dict[str, float] = {
+    "positive": 0.193,
+    "neutral": 0.483,
+    "negative": 0.323,
+}
+
+
+def accuracy_at_prior(report: ClassificationReport, prior: dict[str, float]) -> float:
+    """The accuracy the report's per-class recalls give on data with class shares ``prior``.
+
+    ``Σ_c prior(c)·recall(c)`` with ``prior`` renormalised to sum to one: what accuracy
+    becomes under a label shift that leaves each class's texts alike (recall per class is
+    unchanged by the shares).
+    """
+    missing = sorted(set(prior) - set(report.per_class))
+    if missing:
+        raise ValueError(f"prior names classes the report lacks: {missing}")
+    total = sum(prior.values())
+    return float(sum(share * report.per_class[c]["recall"] for c, share in prior.items()) / total)
 
 
 def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int], n_bins: int = 15) -> float:

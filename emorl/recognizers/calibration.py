@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from emorl.evaluation import expected_calibration_error
-from emorl.recognizers.fusion import softmax
+from emorl.recognizers.fusion.model import softmax
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,18 @@
-"""IEmoNet: the bimodal recognizer (ASR -> TER, IS09 -> SER, fusion block) as one object.
+"""IEmoNet: the bimodal recognizer (ASR -> TER, SER, fusion block) as one object.
 
 ``IEmoNet.from_pretrained()`` loads the shipped four-class model; ``predict(audio,
 transcript=None)`` returns the transcript used, the SER, TER and fused posteriors
 (labelled, fixed order) and per-stage timings. Sub-models are swapped with
 ``IEmoNet.from_parts(asr=..., ser=..., ter=..., fusion=...)``: any trained TER or SER with
 the same labels works, needing at most a new fusion block.
+
+Two speech branches (``emorl.recognizers.speech.branch``): the paper's IS09 frames ->
+TDNN-BiLSTM-attention SER, or the Whisper SER (``ser="ser-whisper-tiny-4class"``), a head
+over Whisper encoder states. With the Whisper SER and the ASR on the same Whisper model,
+one encoder pass serves both: the clip's mel is computed once, its 30 s window encoded
+once, the decoder runs on that encoder output and the SER reads the states of the clip's
+own frames from it, so the SER adds only its head to the ASR's cost. With a provided
+transcript (no ASR pass) the Whisper SER encodes the clip itself.
 
 Transcript modes (``transcripts=``):
 
@@ -31,7 +39,6 @@ the SHA-256 of their weights, so a mismatched sub-model is refused at load time.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,10 +54,11 @@ from emorl.artifacts import (
     require_model_folder,
     write_json,
 )
-from emorl.recognizers.fusion import FusionBlock, softmax
-from emorl.recognizers.fusion_features import fusion_inputs, speech_outputs
-from emorl.recognizers.ser import SpeechEmotionRecognizer
-from emorl.recognizers.ter import TextEmotionRecognizer
+from emorl.fingerprint import sha256_file
+from emorl.recognizers.fusion.features import fusion_inputs, head_probabilities
+from emorl.recognizers.fusion.model import FusionBlock, softmax
+from emorl.recognizers.speech.branch import load_ser, speech_branch
+from emorl.recognizers.text.model import TextEmotionRecognizer
 from emorl.recognizers.threads import torch_threads
 
 MODEL_TYPE = "iemonet"
@@ -62,11 +70,7 @@ STAGES: tuple[str, ...] = ("vad", "asr", "features", "ser", "ter", "fusion")
 
 def weights_fingerprint(folder: str | Path) -> str:
     """SHA-256 of a model folder's ``model.safetensors``."""
-    digest = hashlib.sha256()
-    with open(Path(folder) / WEIGHTS_NAME, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(Path(folder) / WEIGHTS_NAME)
 
 
 def part_reference(folder: str | Path, relative_to: Path | None = None) -> dict[str, str]:
@@ -116,6 +120,9 @@ class IEmoNetPrediction:
     timings: dict[str, float] = field(default_factory=dict)
     abstained: bool = False
     notes: tuple[str, ...] = ()
+    #: what the SER's normaliser read of this clip (IS09 frames, or the Whisper head's
+    #: input): pass a speaker's earlier ones as ``speaker_history`` (not in ``to_dict``)
+    speech_input: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str | None:
@@ -146,12 +153,13 @@ class IEmoNet:
     def __init__(
         self,
         ter: TextEmotionRecognizer,
-        ser: SpeechEmotionRecognizer,
+        ser: Any,
         fusion: FusionBlock,
         *,
         asr: Any | None = None,
         parts: dict[str, Path] | None = None,
     ) -> None:
+        speech = speech_branch(ser)  # a SpeechEmotionRecognizer or a WhisperSER
         for what, model in (("TER", ter), ("SER", ser)):
             if tuple(model.labels) != tuple(fusion.labels):
                 raise ValueError(
@@ -162,12 +170,13 @@ class IEmoNet:
                 f"the TER's features have width {ter.config.hidden_size}, the fusion block "
                 f"expects {fusion.config.text_size}: train a fusion block for this TER"
             )
-        if ser.net.config.feature_size != fusion.config.speech_size:
+        if speech.feature_size != fusion.config.speech_size:
             raise ValueError(
-                f"the SER's features have width {ser.net.config.feature_size}, the fusion "
+                f"the SER's features have width {speech.feature_size}, the fusion "
                 f"block expects {fusion.config.speech_size}: train a fusion block for this SER"
             )
         self.ter, self.ser, self.fusion, self.asr = ter, ser, fusion, asr
+        self.speech = speech
         self.parts: dict[str, Path] = dict(parts or {})
         self._noise: dict[tuple[float, int], Any] = {}
 
@@ -181,31 +190,47 @@ class IEmoNet:
         cls,
         *,
         ter: TextEmotionRecognizer | str | Path,
-        ser: SpeechEmotionRecognizer | str | Path,
+        ser: Any,
         fusion: FusionBlock | str | Path,
         asr: Any | None = None,
     ) -> IEmoNet:
-        """Compose from sub-models (objects or model folders); ``asr`` may be None."""
+        """Compose from sub-models (objects or model folders); ``asr`` may be None.
+
+        ``ser``: a ``SpeechEmotionRecognizer`` (IS09, the paper's), a ``WhisperSER``, or a
+        folder or shipped name of either (``"ser-ravdess-4class"``,
+        ``"ser-whisper-tiny-4class"``).
+        """
+        from emorl.recognizers.speech.branch import resolve_ser_folder
+
         parts: dict[str, Path] = {}
         if not isinstance(ter, TextEmotionRecognizer):
             parts["ter"] = Path(ter)
             ter = TextEmotionRecognizer.from_pretrained(ter)
-        if not isinstance(ser, SpeechEmotionRecognizer):
-            parts["ser"] = Path(ser)
-            ser = SpeechEmotionRecognizer.from_pretrained(ser)
+        if isinstance(ser, (str, Path)):
+            parts["ser"] = resolve_ser_folder(ser)
+            ser = load_ser(parts["ser"])
         if not isinstance(fusion, FusionBlock):
             fusion = FusionBlock.from_pretrained(fusion)
         return cls(ter, ser, fusion, asr=asr, parts=parts)
 
     @classmethod
     def from_pretrained(
-        cls, folder: str | Path | None = None, *, asr: Any | None = "default"
+        cls,
+        folder: str | Path | None = None,
+        *,
+        asr: Any | None = "default",
+        ser: str | Path | None = None,
     ) -> IEmoNet:
         """Load a saved IEmoNet (the shipped default when ``folder`` is None).
 
         ``asr="default"`` builds the ASR the folder names (the packaged Whisper tiny.en,
         loaded lazily on first use); pass ``None`` for no ASR or any transcriber object.
+        ``ser`` (a SER folder or shipped name) picks the IEmoNet built on that SER: without
+        ``folder``, the shipped IEmoNet whose fusion block was trained on it; with
+        ``folder``, it must be that folder's SER.
         """
+        if ser is not None:
+            folder = iemonet_for_ser(ser, folder)
         folder = Path(folder) if folder is not None else DEFAULT_IEMONET_DIR
         saved = require_model_folder(folder, MODEL_TYPE)
         parts_ref = saved.get("parts") or {}
@@ -219,7 +244,7 @@ class IEmoNet:
             asr = default_asr(saved.get("asr"))
         return cls(
             TextEmotionRecognizer.from_pretrained(ter_dir),
-            SpeechEmotionRecognizer.from_pretrained(ser_dir),
+            load_ser(ser_dir),
             fusion,
             asr=asr,
             parts={"ter": ter_dir, "ser": ser_dir},
@@ -247,6 +272,11 @@ class IEmoNet:
         return folder
 
     # ------------------------------------------------------------------ inference
+    def _resolve_mode(self, transcript: str | None, mode: TranscriptMode) -> TranscriptMode:
+        if mode == "auto":
+            return "provided" if transcript is not None else ("asr" if self.asr else "none")
+        return mode
+
     def _transcript(
         self,
         audio: Any,
@@ -291,13 +321,19 @@ class IEmoNet:
         seed: int = 0,
         sampling_rate: int | None = None,
         speaker: str | None = None,
+        speaker_history: list[np.ndarray] | None = None,
         check_speech: bool = True,
         policy: Any | None = None,
         raw_sampling_rate: int | None = None,
     ) -> IEmoNetPrediction:
         """Posteriors of one utterance (see the module docstring for the modes).
 
-        ``speaker`` names a speaker adapted with ``model.ser.adapt_speaker``; without one
+        ``speaker_history``: the ``speech_input`` of ``speaker``'s earlier utterances
+        (unlabelled); the speaker's SER statistics are then refitted on them and this
+        utterance before the SER reads it (live adaptation, as the demo does).
+
+        ``speaker`` names a speaker adapted with ``model.speech.adapt_speaker(name, clips)``
+        (or ``model.ser.adapt_speaker``); without one
         the SER normalises with its training set's global statistics. ``policy`` (an
         ``emorl.audio.AudioPolicy``) and ``raw_sampling_rate`` are passed to
         ``emorl.audio.load_audio``. ``check_speech`` runs the voice-activity check.
@@ -349,12 +385,20 @@ class IEmoNet:
                 if mode == "asr" or (mode == "auto" and transcript is None):
                     mode = "none"
         t0 = time.perf_counter()
-        text, source = self._transcript(clip, transcript, mode, wer, seed, None)
+        encoded = None
+        mode = self._resolve_mode(transcript, mode)
+        if clip is not None and mode == "asr" and self.speech.shares_pass(self.asr):
+            # one encoder pass for ASR and SER: the ASR hears the clip as the SER must
+            clip = self.speech.prepare(clip)
+            result, encoded = self.asr.transcribe_with_states(clip)
+            text, source = result.text, "asr"
+        else:
+            text, source = self._transcript(clip, transcript, mode, wer, seed, None)
         timings["asr"] = time.perf_counter() - t0 if source == "asr" else 0.0
         if text is not None and not text.strip():
             text = None
         probs: dict[str, np.ndarray] = {}
-        text_feat = speech_feat = states = None
+        text_feat = speech_feat = states = speech_input = None
         if text is not None:
             t0 = time.perf_counter()
             with torch_threads(1):  # one sentence: a second thread only adds wake-ups
@@ -364,21 +408,29 @@ class IEmoNet:
             probs["ter"] = softmax(logits.numpy())[0]
             timings["ter"] = time.perf_counter() - t0
         if clip is not None:
-            t0 = time.perf_counter()
-            frames = self.ser.extractor.frames(clip.samples, clip.sampling_rate)
-            timings["features"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            with torch_threads(1), torch.inference_mode():  # see emorl.recognizers.threads
-                speech_feat, states = speech_outputs(
-                    self.ser, [frames], [speaker], states=self.fusion.needs_states, adapt=False
-                )
-                logits = self.ser.net.classifier(torch.from_numpy(speech_feat))
-            probs["ser"] = softmax(logits.numpy())[0]
-            timings["ser"] = time.perf_counter() - t0
+            if encoded is None and self.speech.kind == "whisper":
+                self.speech.attach(self.asr)  # its own pass, on the ASR's loaded encoder
+            out = self.speech.clip_outputs(
+                clip,
+                speaker,
+                states=self.fusion.needs_states,
+                encoded=encoded,
+                history=speaker_history,
+            )
+            speech_feat, states, probs["ser"] = out.features, out.states, out.probs[0]
+            speech_input = out.input
+            timings.update(out.timings)
         abstained = False
         if text_feat is not None and speech_feat is not None:
             t0 = time.perf_counter()
-            fused = self.fusion.probabilities(fusion_inputs(text_feat, speech_feat, states))[0]
+            inputs = fusion_inputs(
+                text_feat,
+                speech_feat,
+                states,
+                text_probs=probs["ter"][None],
+                speech_probs=probs["ser"][None],
+            )
+            fused = self.fusion.probabilities(inputs)[0]
             timings["fusion"] = time.perf_counter() - t0
             branches: tuple[str, ...] = ("ter", "ser")
         elif text_feat is not None or speech_feat is not None:
@@ -406,6 +458,7 @@ class IEmoNet:
             timings=timings,
             abstained=abstained,
             notes=tuple(notes),
+            speech_input=speech_input,
         )
 
     def predict_proba(
@@ -430,17 +483,52 @@ class IEmoNet:
         """Fused posteriors ``(n, len(labels))`` of a batch of clips with their transcripts."""
         if len(audio) != len(texts):
             raise ValueError(f"{len(audio)} clips but {len(texts)} transcripts")
-        frames = [self.ser.frames(a, sampling_rate) for a in audio]
-        speech, states = speech_outputs(
-            self.ser,
-            frames,
-            speakers or [None] * len(frames),
+        if self.speech.kind == "whisper":
+            self.speech.attach(self.asr)
+        out = self.speech.batch_outputs(
+            audio,
+            speakers or [None] * len(audio),
+            sampling_rate=sampling_rate,
             states=self.fusion.needs_states,
-            adapt=False,
             batch_size=batch_size,
         )
         text = self.ter.features(texts, batch_size=batch_size)
-        return self.fusion.probabilities(fusion_inputs(text, speech, states))
+        inputs = fusion_inputs(
+            text,
+            out.features,
+            out.states,
+            text_probs=head_probabilities(self.ter.net.classifier, text),
+            speech_probs=out.probs,
+        )
+        return self.fusion.probabilities(inputs)
+
+
+def iemonet_for_ser(ser: str | Path, folder: str | Path | None = None) -> Path:
+    """The IEmoNet folder whose fusion block was trained on the SER ``ser``.
+
+    With ``folder``, that folder, checked to be built on ``ser`` (SHA-256 of its weights);
+    without, the shipped IEmoNet built on it. Raises :class:`ModelFolderError` saying what
+    to train when there is none.
+    """
+    import json
+
+    from emorl.recognizers.speech.branch import resolve_ser_folder
+
+    ser_dir = resolve_ser_folder(ser)
+    wanted = weights_fingerprint(ser_dir)
+    candidates = [Path(folder)] if folder is not None else sorted(MODELS_DIR.glob("iemonet-*"))
+    for candidate in candidates:
+        try:
+            config = json.loads((candidate / "config.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if (config.get("parts") or {}).get("ser", {}).get("sha256") == wanted:
+            return candidate
+    where = f"{folder} is not" if folder is not None else "no shipped IEmoNet is"
+    raise ModelFolderError(
+        f"{where} built on the SER {ser_dir} (a fusion block is trained for one SER): train "
+        f"one with `emorl train fusion --ser {ser_dir} ...`, or use that SER alone"
+    )
 
 
 def default_asr(description: dict[str, Any] | None) -> Any:

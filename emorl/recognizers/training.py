@@ -70,12 +70,18 @@ class TrainingConfig:
     select: str | None = None
     patience: int | None = None
     max_grad_norm: float | None = None
+    lr_schedule: str = "constant"
+    warmup: float = 0.0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
         check_device_name(self.device)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"warmup is a share of the steps in [0, 1), got {self.warmup}")
         if self.class_weights not in ("balanced", "none"):
             raise ValueError(
                 f"class_weights must be 'balanced' or 'none', got {self.class_weights!r}"
@@ -90,6 +96,8 @@ class TrainingConfig:
             select=self.select,
             patience=self.patience,
             max_grad_norm=self.max_grad_norm,
+            lr_schedule=self.lr_schedule,
+            warmup=self.warmup,
             description=description,
         )
 
@@ -101,6 +109,9 @@ class TrainingConfig:
 
 
 DEVICES = ("cpu", "cuda")
+#: ``constant``: the learning rate throughout; ``linear``: linear warm-up over the first
+#: ``warmup`` share of the steps, then linear decay to zero at the last step.
+LR_SCHEDULES = ("constant", "linear")
 
 
 def check_device_name(name: str) -> None:
@@ -158,7 +169,19 @@ class LoopSettings:
     select: str | None = None
     patience: int | None = None
     max_grad_norm: float | None = None
+    lr_schedule: str = "constant"
+    warmup: float = 0.0
     description: str = "training"
+
+
+def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:
+    """The learning-rate multiplier at optimiser step ``step`` of ``total``."""
+    if schedule == "constant":
+        return 1.0
+    warm = int(round(warmup * total))
+    if step < warm:
+        return (step + 1) / warm
+    return max(0.0, (total - step) / max(1, total - warm))
 
 
 def trainable_names(net: nn.Module) -> list[str]:
@@ -227,6 +250,14 @@ def run_epochs(
     if settings.select and evaluate is None:
         raise ValueError(f"select={settings.select!r} needs validation data")
     steps_per_epoch = -(-n_examples // settings.batch_size)
+    total_steps = settings.epochs * steps_per_epoch
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+
+    def set_lr(global_step: int) -> None:
+        factor = lr_factor(global_step, total_steps, settings.lr_schedule, settings.warmup)
+        for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+            group["lr"] = base * factor
+
     ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
     history: dict[str, list[float]] = {"train_loss": []}
     best: dict[str, Any] = {"score": -math.inf, "epoch": None, "params": None}
@@ -289,6 +320,7 @@ def run_epochs(
             net.train()
             for step in range(first, steps_per_epoch):
                 batch = order[step * settings.batch_size : (step + 1) * settings.batch_size]
+                set_lr(epoch * steps_per_epoch + step)
                 loss, reported = loss_of_batch(batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

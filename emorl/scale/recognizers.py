@@ -1,8 +1,8 @@
 """TER and SER evaluation predictions on Ray Data: actors that load the model once.
 
 :func:`evaluate_ter` and :func:`evaluate_ser` return the dict that
-:func:`emorl.recognizers.ter_workflow.run_evaluate_ter` and
-:func:`emorl.recognizers.ser_workflow.run_evaluate_ser` return (same keys, same
+:func:`emorl.recognizers.text.workflow.run_evaluate_ter` and
+:func:`emorl.recognizers.speech.workflow.run_evaluate_ser` return (same keys, same
 metrics, the same confusion PNG); only where the work runs differs. TER: each actor
 loads the model folder and maps batches of texts to posteriors. SER: each actor
 extracts the clips' features through the same on-disk feature cache
@@ -32,7 +32,7 @@ class TERActor(BatchActor):
 
     def __init__(self, model_dir: str, batch_size: int = 64) -> None:
         super().__init__()
-        from emorl.recognizers.ter import TextEmotionRecognizer
+        from emorl.recognizers.text.model import TextEmotionRecognizer
 
         self.model = TextEmotionRecognizer.from_pretrained(model_dir)
         self.batch_size = batch_size
@@ -65,13 +65,13 @@ def ter_probabilities(
 
 
 def _ter_dir(model_dir: str | Path | None) -> Path:
-    from emorl.recognizers.ter import DEFAULT_TER_DIR
+    from emorl.recognizers.text.model import DEFAULT_TER_DIR
 
     return Path(model_dir) if model_dir is not None else DEFAULT_TER_DIR
 
 
 def _ser_dir(model_dir: str | Path | None) -> Path:
-    from emorl.recognizers.ser import DEFAULT_SER_DIR
+    from emorl.recognizers.speech.model import DEFAULT_SER_DIR
 
     return Path(model_dir) if model_dir is not None else DEFAULT_SER_DIR
 
@@ -111,9 +111,9 @@ def evaluate_ter(
     progress: bool = False,
 ) -> dict[str, Any]:
     """``run_evaluate_ter`` for the model folder ``model_dir`` (None: shipped) on
-    ``source`` (a :class:`emorl.recognizers.ter_workflow.CorpusSource`), predicted on Ray
+    ``source`` (a :class:`emorl.recognizers.text.workflow.CorpusSource`), predicted on Ray
     actors."""
-    from emorl.recognizers.ter_workflow import run_evaluate_ter
+    from emorl.recognizers.text.workflow import run_evaluate_ter
 
     model = RayTextRecognizer(model_dir, workers, progress)
     return run_evaluate_ter(model, source, confusion_png=confusion_png)
@@ -125,14 +125,14 @@ class FeatureActor(BatchActor):
 
     def __init__(self, model_dir: str, cache_dir: str | None) -> None:
         super().__init__()
-        from emorl.recognizers.ser import SpeechEmotionRecognizer
-        from emorl.recognizers.speech_features import SpeechFeatureExtractor
+        from emorl.recognizers.speech.features import SpeechFeatureExtractor
+        from emorl.recognizers.speech.model import SpeechEmotionRecognizer
 
         config = SpeechEmotionRecognizer.from_pretrained(model_dir).config.feature_config()
         self.extractor = SpeechFeatureExtractor(config, cache_dir=cache_dir)
 
     def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from emorl.recognizers.ser_workflow import usable_features
+        from emorl.recognizers.speech.workflow import usable_features
 
         out = []
         for row in rows:
@@ -159,7 +159,7 @@ def speech_features(
 ) -> list[np.ndarray | str]:
     """The SER model's (None: the shipped one) input frames of each clip, or the reason
     it cannot be used."""
-    from emorl.recognizers.ser_workflow import default_cache_dir
+    from emorl.paths import cache_root
 
     model_dir = _ser_dir(model_dir)
     out = map_rows(
@@ -167,7 +167,7 @@ def speech_features(
         FeatureActor,
         constructor_kwargs={
             "model_dir": str(model_dir),
-            "cache_dir": str(cache_dir or default_cache_dir()),
+            "cache_dir": str(cache_dir or cache_root("features")),
         },
         workers=workers or cluster_cpus(),
         batch_size=batch_size,
@@ -191,8 +191,8 @@ def evaluate_ser(
 ) -> dict[str, Any]:
     """``run_evaluate_ser`` for the model folder ``model_dir`` (None: shipped) on
     ``source``, with the features extracted on Ray actors."""
-    from emorl.recognizers.ser import SpeechEmotionRecognizer
-    from emorl.recognizers.ser_workflow import run_evaluate_ser
+    from emorl.recognizers.speech.model import SpeechEmotionRecognizer
+    from emorl.recognizers.speech.workflow import run_evaluate_ser
 
     model_dir = _ser_dir(model_dir)
 

@@ -13,6 +13,7 @@ an encoder the user already has.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -35,18 +36,18 @@ from emorl.artifacts import (
     write_json,
 )
 from emorl.emotions import FOUR_CLASS
-from emorl.recognizers.encoders import (
+from emorl.recognizers.text.encoders import (
     PACKAGED_ENCODER,
     encoder_fingerprint,
     load_encoder,
     resolve_encoder,
 )
-from emorl.recognizers.text_input import clean_texts, warn_if_unreliable
+from emorl.recognizers.text.input import clean_texts, warn_if_unreliable
 from emorl.recognizers.training import trainable_names
 
 MODEL_TYPE = "ter"
 _TYPE_KEYS = ("model_type", "architectures")
-DEFAULT_TER_DIR = Path(__file__).resolve().parents[1] / "models" / "ter-dialogue-4class"
+DEFAULT_TER_DIR = Path(__file__).resolve().parents[2] / "models" / "ter-dialogue-4class"
 
 
 @dataclass
@@ -63,9 +64,19 @@ class TERConfig:
     freeze_embeddings: bool = True
     frozen_layers: int = 2
     storage_dtype: Literal["float16", "float32"] = "float16"
+    #: added to the class logits before the softmax (empty: none); set by a prior
+    #: correction (``-tau * log(training class shares)``, see ``text.training``)
+    logit_offsets: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
+        self.logit_offsets = tuple(float(v) for v in self.logit_offsets)
+        if self.logit_offsets and len(self.logit_offsets) != len(self.labels):
+            raise ValueError(
+                f"logit_offsets has {len(self.logit_offsets)} values for {len(self.labels)} labels"
+            )
+        if not all(math.isfinite(v) for v in self.logit_offsets):
+            raise ValueError(f"logit_offsets must be finite, got {self.logit_offsets}")
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels must be at least two distinct names, got {self.labels}")
         if self.pooling not in ("mean", "cls"):
@@ -304,7 +315,11 @@ class TextEmotionRecognizer:
                 input_ids, mask = self.collate([tokens.ids[i] for i in chunk])
                 input_ids, mask = input_ids.to(device), mask.to(device)
                 if output == "proba":
-                    values = torch.softmax(self.net(input_ids, mask), dim=-1)
+                    logits = self.net(input_ids, mask)
+                    if self.config.logit_offsets:
+                        offsets = torch.tensor(self.config.logit_offsets, dtype=logits.dtype)
+                        logits = logits + offsets.to(logits.device)
+                    values = torch.softmax(logits, dim=-1)
                 else:
                     values = self.net.features(input_ids, mask)
                 result[chunk] = values.float().cpu().numpy()

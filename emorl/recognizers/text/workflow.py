@@ -16,21 +16,24 @@ from emorl.data import Corpus, load_corpus
 from emorl.emotions import FOUR_CLASS, LabelMode
 from emorl.evaluation import (
     ClassificationReport,
+    classification_report,
     group_holdout,
     holdout,
     plot_confusion_matrix,
     plot_learning_curves,
 )
-from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
-from emorl.recognizers.ter_training import (
+from emorl.recognizers.text.data import TextSet, group_names, split_where, text_set
+from emorl.recognizers.text.model import TERConfig, TextEmotionRecognizer
+from emorl.recognizers.text.training import (
     CHECKPOINT_NAME,
     TERTrainingConfig,
     TrainingResult,
     cap_per_class,
+    choose_prior_correction,
     evaluate_ter,
+    prior_offsets,
     train_ter,
 )
-from emorl.recognizers.text_data import TextSet, group_names, split_where, text_set
 from emorl.recognizers.training import key_settings
 
 
@@ -52,6 +55,8 @@ class TERTrainJob:
     training: TERTrainingConfig = field(default_factory=TERTrainingConfig)
     validation: list[CorpusSource] = field(default_factory=list)
     holdout: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    prior_correction: float | str | None = None
     val_fraction: float = 0.0
     val_group: str = "dialogue"
     max_per_class: int | None = None
@@ -76,23 +81,29 @@ def _read(source: CorpusSource, mode: LabelMode) -> Corpus:
 
 
 def _split_validation(corpus: Corpus, job: TERTrainJob) -> tuple[TextSet, TextSet | None]:
-    """The training part of one corpus and, where the job asks, its held-out part."""
+    """The training part of one corpus and, where the job asks, its held-out part.
+
+    The ``holdout`` conditions are applied first, then ``exclude`` drops matching
+    utterances from what is left for training.
+    """
+    kept, held = split_where(corpus, job.holdout) if job.holdout else (corpus.utterances, [])
+    if job.exclude:
+        kept, _ = split_where(corpus, job.exclude, kept)
     if job.holdout:
-        kept, held = split_where(corpus, job.holdout)
         return (
             text_set(kept, corpus.labels, corpus.name),
             text_set(held, corpus.labels, corpus.name),
         )
     if job.val_fraction > 0:
-        data = text_set(corpus.utterances, corpus.labels, corpus.name)
+        data = text_set(kept, corpus.labels, corpus.name)
         seed = job.training.seed
         if job.val_group == "none":
             train_idx, val_idx = holdout(len(data), job.val_fraction, seed=seed, stratify=data.y)
         else:
-            groups = group_names(corpus.utterances, job.val_group)
+            groups = group_names(kept, job.val_group)
             train_idx, val_idx = group_holdout(groups, job.val_fraction, seed=seed)
         return data.subset(train_idx), data.subset(val_idx)
-    return text_set(corpus.utterances, corpus.labels, corpus.name), None
+    return text_set(kept, corpus.labels, corpus.name), None
 
 
 def _labels_for(corpora: Sequence[Corpus]) -> tuple[str, ...]:
@@ -127,6 +138,10 @@ def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
     validating = bool(job.holdout or job.val_fraction > 0 or job.validation)
     if validating and len(val) == 0:
         raise ValueError("the validation split is empty")
+    if job.prior_correction == "auto" and not validating:
+        raise ValueError(
+            "--prior-correction auto chooses its strength on validation data: give some"
+        )
     val = val if validating else None
     missing = [label for label, n in train.counts().items() if n == 0]
     if missing:
@@ -178,7 +193,12 @@ def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
         model.save_pretrained(stage, training=training_meta, data=data)
         # Measure the model as stored (weights rounded to the storage dtype), not as trained.
         stored = TextEmotionRecognizer.from_pretrained(stage)
-        report = evaluate_ter(stored, val.texts, val.y) if val else None
+        report = None
+        if job.prior_correction is not None:
+            data["prior_correction"], report = _apply_prior_correction(stored, job, train, val)
+            stored.save_config(stage, data=data)
+        if report is None and val:
+            report = evaluate_ter(stored, val.texts, val.y)
         if report is not None:
             metrics = {k: v for k, v in report.to_dict().items() if k != "per_class"}
             stored.save_config(stage, metrics={"validation": metrics})
@@ -191,6 +211,33 @@ def run_train_ter(job: TERTrainJob) -> TERTrainOutcome:
     return TERTrainOutcome(
         job.out, train.counts(), val.counts() if val else {}, result, report, skipped
     )
+
+
+def _apply_prior_correction(
+    model: TextEmotionRecognizer, job: TERTrainJob, train: TextSet, val: TextSet | None
+) -> tuple[dict[str, Any], ClassificationReport | None]:
+    """Set the model's logit offsets from the training class shares; ``auto`` chooses the
+    strength by validation UA. Returns what the config records about it and the validation
+    report of the corrected model (from one pass over the validation texts)."""
+    counts = train.counts()
+    shares = [counts[label] / len(train) for label in model.labels]
+    record: dict[str, Any] = {"train_shares": dict(zip(model.labels, shares, strict=True))}
+    model.config.logit_offsets = ()
+    probs = model.probabilities(val.texts) if val else None
+    if job.prior_correction == "auto":
+        assert val is not None and probs is not None
+        tau, scores = choose_prior_correction(probs, val.y, shares, model.labels)
+        record.update(chosen_by="validation UA", validation_by_tau=scores)
+    else:
+        tau = float(job.prior_correction)  # type: ignore[arg-type]
+    offsets = prior_offsets(shares, tau)
+    model.config.logit_offsets = offsets
+    record["tau"] = tau
+    report = None
+    if val and probs is not None:
+        adjusted = np.log(np.clip(probs, 1e-12, None)) + np.asarray(offsets)
+        report = classification_report(np.asarray(val.y), adjusted.argmax(axis=1), model.labels)
+    return record, report
 
 
 def label_mode_for(model: TextEmotionRecognizer) -> LabelMode:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import warnings
 from collections import Counter
@@ -25,29 +24,24 @@ from emorl.evaluation import (
     plot_learning_curves,
     save_cv,
 )
+from emorl.paths import cache_root
 from emorl.progress import task_progress
-from emorl.recognizers.ser import SERConfig, SpeechEmotionRecognizer
-from emorl.recognizers.ser_baseline import FunctionalsBaseline
-from emorl.recognizers.ser_training import (
+from emorl.recognizers.speech.baseline import FunctionalsBaseline
+from emorl.recognizers.speech.features import FeatureExtractionError, SpeechFeatureExtractor
+from emorl.recognizers.speech.model import SERConfig, SpeechEmotionRecognizer
+from emorl.recognizers.speech.training import (
     SERTrainingConfig,
     evaluate_ser,
     predict_frames,
     train_ser,
 )
-from emorl.recognizers.speech_features import FeatureExtractionError, SpeechFeatureExtractor
-from emorl.recognizers.ter_workflow import CorpusSource
+from emorl.recognizers.text.workflow import CorpusSource
 from emorl.recognizers.training import CHECKPOINT_NAME, key_settings
 
 # finished fold x seed runs of a cross-validation, so an interrupted one resumes
 CV_JOURNAL = "crossval_runs.json"
 
 FeatureKind = Literal["frames", "functionals"]
-
-
-def default_cache_dir() -> Path:
-    """``$EMORL_CACHE`` or ``~/.cache/emorl``: where extracted features are kept."""
-    root = os.environ.get("EMORL_CACHE") or Path.home() / ".cache" / "emorl"
-    return Path(root) / "features"
 
 
 @dataclass
@@ -173,7 +167,7 @@ class SERTrainJob:
 def run_train_ser(job: SERTrainJob) -> dict[str, Any]:
     """Train the paper network on corpora; save model, metrics, confusion and curves."""
     extractor = SpeechFeatureExtractor(
-        job.model.feature_config(), cache_dir=job.cache_dir or default_cache_dir()
+        job.model.feature_config(), cache_dir=job.cache_dir or cache_root("features")
     )
     corpora = [_read(s, job.label_mode) for s in job.train]
     data = _merge([speech_set(c, extractor, progress=job.progress) for c in corpora])
@@ -269,7 +263,7 @@ def run_evaluate_ser(
         )
     extractor = (
         SpeechFeatureExtractor(
-            model.config.feature_config(), cache_dir=cache_dir or default_cache_dir()
+            model.config.feature_config(), cache_dir=cache_dir or cache_root("features")
         )
         if features is None
         else None
@@ -316,7 +310,7 @@ class SERCrossValJob:
 def run_crossval_ser(job: SERCrossValJob) -> dict[str, Any]:
     """Speaker-exclusive folds; WA/UA/macro-F1 mean and std over folds x initialisations."""
     extractor = SpeechFeatureExtractor(
-        job.model.feature_config(), cache_dir=job.cache_dir or default_cache_dir()
+        job.model.feature_config(), cache_dir=job.cache_dir or cache_root("features")
     )
     kind: FeatureKind = "frames" if job.backend == "network" else "functionals"
     corpora = [_read(s, job.label_mode) for s in job.sources]

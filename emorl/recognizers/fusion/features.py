@@ -1,4 +1,5 @@
-"""Frozen sub-model outputs the fusion block reads: TER and SER features, SER frame states."""
+"""Frozen sub-model outputs the fusion block reads: TER and SER features, SER frame states,
+and the branches' own posteriors (for blocks with reliability inputs)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from emorl.recognizers.fusion import FusionInputs
-from emorl.recognizers.ser import SpeechEmotionRecognizer
-from emorl.recognizers.ser_training import normalizer_for
-from emorl.recognizers.ter import TextEmotionRecognizer
+from emorl.recognizers.fusion.model import FusionInputs, softmax
+from emorl.recognizers.speech.model import SpeechEmotionRecognizer
+from emorl.recognizers.speech.training import normalizer_for
+from emorl.recognizers.text.model import TextEmotionRecognizer
 
 
 def ser_frame_states(
@@ -89,19 +90,57 @@ def pad_states(states: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor
 
 
 def fusion_inputs(
-    text: np.ndarray, speech: np.ndarray, states: Sequence[np.ndarray] | None = None
+    text: np.ndarray,
+    speech: np.ndarray,
+    states: Sequence[np.ndarray] | None = None,
+    *,
+    text_probs: np.ndarray | None = None,
+    speech_probs: np.ndarray | None = None,
+    present: np.ndarray | None = None,
 ) -> FusionInputs:
-    """Tensors for the fusion block from numpy features (and optional frame states)."""
-    if len(text) != len(speech):
-        raise ValueError(f"{len(text)} text feature rows but {len(speech)} speech rows")
-    t = torch.from_numpy(np.ascontiguousarray(text, dtype=np.float32))
-    s = torch.from_numpy(np.ascontiguousarray(speech, dtype=np.float32))
+    """Tensors for the fusion block from numpy features (and optional frame states, branch
+    posteriors ``(n, K)`` and presence ``(n, 2)``)."""
+    n = len(text)
+    if len(speech) != n:
+        raise ValueError(f"{n} text feature rows but {len(speech)} speech rows")
+
+    def tensor(a: np.ndarray | None, what: str) -> torch.Tensor | None:
+        if a is None:
+            return None
+        if len(a) != n:
+            raise ValueError(f"{n} feature rows but {len(a)} rows of {what}")
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+    t, s = tensor(text, "text features"), tensor(speech, "speech features")
+    extra = {
+        "text_probs": tensor(text_probs, "text posteriors"),
+        "speech_probs": tensor(speech_probs, "speech posteriors"),
+        "present": tensor(present, "presence"),
+    }
     if states is None:
-        return FusionInputs(t, s)
+        return FusionInputs(t, s, **extra)
     padded, lengths = pad_states(states)
-    return FusionInputs(t, s, padded, lengths)
+    return FusionInputs(t, s, padded, lengths, **extra)
 
 
 def text_features(ter: TextEmotionRecognizer, texts: Sequence[str]) -> np.ndarray:
     """TER penultimate features of texts."""
     return ter.features(list(texts))
+
+
+def head_probabilities(head: torch.nn.Module, features: np.ndarray) -> np.ndarray:
+    """A branch's own posteriors from its penultimate features: softmax of its classifier."""
+    with torch.inference_mode():
+        logits = head(torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)))
+    return softmax(logits.numpy())
+
+
+def text_outputs(ter: TextEmotionRecognizer, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """TER penultimate features and posteriors ``(n, K)`` of texts."""
+    features = text_features(ter, texts)
+    return features, head_probabilities(ter.net.classifier, features)
+
+
+def ser_probabilities(ser: SpeechEmotionRecognizer, features: np.ndarray) -> np.ndarray:
+    """The IS09 SER's posteriors from its penultimate features (what ``speech_outputs`` gives)."""
+    return head_probabilities(ser.net.classifier, features)

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from emorl.evaluation import ClassificationReport, classification_report
-from emorl.recognizers.ser import SpeechEmotionRecognizer
-from emorl.recognizers.speech_features import FeatureNormalizer
+from emorl.recognizers.speech.features import FeatureNormalizer
+from emorl.recognizers.speech.model import SpeechEmotionRecognizer
 from emorl.recognizers.training import (
     TrainingConfig,
     TrainingResult,

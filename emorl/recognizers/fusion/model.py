@@ -8,6 +8,18 @@ Two blocks read the penultimate outputs of a frozen TER and a frozen SER:
   the attended speech summary, the projected text vector and the projected SER vector
   are concatenated and classified as above.
 
+Two options let a block weigh the branches (both off in old configs, which keep loading):
+
+* ``reliability``: per branch, its posteriors (``"posteriors"``), their entropy divided by
+  ``log K`` (``"entropy"``) and the top probability (``"max_prob"``) join the block's input,
+  after the input dropout (they are few and must not be dropped). They are computed from
+  the branch posteriors carried by :class:`FusionInputs` (``text_probs``, ``speech_probs``).
+* ``modality_dropout``: while training, each example has this probability of losing one
+  branch (text or speech, even odds): its features and reliability inputs are zeroed and a
+  two-unit presence indicator says which branch is there. The indicator is an input of
+  every block trained with modality dropout; at inference both branches are present unless
+  :attr:`FusionInputs.present` says otherwise.
+
 On disk a block is ``config.json`` + ``model.safetensors``; the temperature that
 calibrates its posteriors is stored in the config.
 """
@@ -39,6 +51,8 @@ from emorl.emotions import FOUR_CLASS
 
 MODEL_TYPE = "fusion"
 FusionKind = Literal["feedforward", "attention"]
+#: What ``FusionConfig.reliability`` may name, in the order the inputs are built.
+RELIABILITY_INPUTS: tuple[str, ...] = ("posteriors", "entropy", "max_prob")
 
 
 @dataclass
@@ -53,9 +67,23 @@ class FusionConfig:
     hidden_size: int = 256
     attention_dim: int = 128
     dropout: float = 0.3
+    reliability: tuple[str, ...] = ()
+    modality_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
+        if isinstance(self.reliability, str):
+            self.reliability = (self.reliability,)
+        self.reliability = tuple(self.reliability)
+        unknown = [r for r in self.reliability if r not in RELIABILITY_INPUTS]
+        if unknown or len(set(self.reliability)) != len(self.reliability):
+            raise ValueError(
+                f"reliability must name distinct inputs among {', '.join(RELIABILITY_INPUTS)}, "
+                f"got {list(self.reliability)}"
+            )
+        self.reliability = tuple(r for r in RELIABILITY_INPUTS if r in self.reliability)
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels must be at least two distinct names, got {self.labels}")
         if self.kind not in ("feedforward", "attention"):
@@ -65,8 +93,28 @@ class FusionConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
+    @property
+    def uses_probabilities(self) -> bool:
+        """Whether the block reads the branch posteriors (``reliability`` is set)."""
+        return bool(self.reliability)
+
+    @property
+    def has_indicator(self) -> bool:
+        """Whether a branch-presence indicator is an input (blocks with modality dropout)."""
+        return self.modality_dropout > 0
+
+    def reliability_size(self) -> int:
+        """Reliability inputs per branch."""
+        k = len(self.labels)
+        return sum(k if r == "posteriors" else 1 for r in self.reliability)
+
+    def extra_size(self) -> int:
+        """Inputs beside the features: reliability of both branches and the indicator."""
+        return 2 * self.reliability_size() + (2 if self.has_indicator else 0)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FusionConfig:
+        """The config of a saved block; fields added since (reliability, ...) default off."""
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown fusion config field(s): {', '.join(sorted(unknown))}")
@@ -79,13 +127,19 @@ class FusionInputs:
 
     ``text`` ``(n, text_size)`` and ``speech`` ``(n, speech_size)`` are the penultimate
     features; ``states`` ``(n, frames, state_size)`` with ``lengths`` are the SER's
-    per-frame outputs, needed by the attention block only.
+    per-frame outputs, needed by the attention block only. ``text_probs`` and
+    ``speech_probs`` ``(n, K)`` are the branches' own posteriors (blocks with
+    ``reliability``); ``present`` ``(n, 2)`` marks the text and speech branch present (1)
+    or missing (0) for blocks with modality dropout (``None``: both present).
     """
 
     text: torch.Tensor
     speech: torch.Tensor
     states: torch.Tensor | None = None
     lengths: torch.Tensor | None = None
+    text_probs: torch.Tensor | None = None
+    speech_probs: torch.Tensor | None = None
+    present: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.text.shape[0])
@@ -97,18 +151,94 @@ class FusionInputs:
             return None if t is None else t.to(device)
 
         return FusionInputs(
-            self.text.to(device), self.speech.to(device), move(self.states), move(self.lengths)
+            self.text.to(device),
+            self.speech.to(device),
+            move(self.states),
+            move(self.lengths),
+            move(self.text_probs),
+            move(self.speech_probs),
+            move(self.present),
         )
 
     def subset(self, index: np.ndarray | torch.Tensor) -> FusionInputs:
         index = torch.as_tensor(index, dtype=torch.long)
-        if self.states is None or self.lengths is None:
-            return FusionInputs(self.text[index], self.speech[index])
-        lengths = self.lengths[index]
-        width = int(lengths.max()) if len(lengths) else 1
+
+        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[index]
+
+        states, lengths = None, None
+        if self.states is not None and self.lengths is not None:
+            lengths = self.lengths[index]
+            width = int(lengths.max()) if len(lengths) else 1
+            states = self.states[index, :width]
         return FusionInputs(
-            self.text[index], self.speech[index], self.states[index, :width], lengths
+            self.text[index],
+            self.speech[index],
+            states,
+            lengths,
+            pick(self.text_probs),
+            pick(self.speech_probs),
+            pick(self.present),
         )
+
+
+def reliability_inputs(probs: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
+    """``(n, ...)`` reliability inputs of one branch's posteriors ``(n, K)`` (see module)."""
+    parts = []
+    k = probs.shape[-1]
+    for name in names:
+        if name == "posteriors":
+            parts.append(probs)
+        elif name == "entropy":
+            p = probs.clamp_min(1e-12)
+            parts.append(-(p * p.log()).sum(-1, keepdim=True) / float(np.log(k)))
+        elif name == "max_prob":
+            parts.append(probs.max(-1, keepdim=True).values)
+    return torch.cat(parts, dim=-1) if parts else probs.new_zeros((probs.shape[0], 0))
+
+
+class BranchGate(nn.Module):
+    """Presence of each branch (modality dropout) and the reliability inputs of a block."""
+
+    def __init__(self, config: FusionConfig) -> None:
+        super().__init__()
+        self.reliability = config.reliability
+        self.indicator = config.has_indicator
+        self.p = config.modality_dropout
+
+    def presence(self, inputs: FusionInputs) -> torch.Tensor:
+        """``(n, 2)``: given presence, with one branch dropped at random while training."""
+        n = len(inputs)
+        present = (
+            inputs.present.to(inputs.text.dtype)
+            if inputs.present is not None
+            else inputs.text.new_ones((n, 2))
+        )
+        if self.training and self.p > 0:
+            drop = torch.rand(n, device=present.device) < self.p
+            speech = torch.rand(n, device=present.device) < 0.5
+            mask = torch.ones_like(present)
+            mask[drop & ~speech, 0] = 0.0
+            mask[drop & speech, 1] = 0.0
+            present = present * mask
+        return present
+
+    def extras(self, inputs: FusionInputs, present: torch.Tensor) -> torch.Tensor:
+        """Reliability inputs of both branches (zeroed when absent) and the indicator."""
+        parts = []
+        if self.reliability:
+            if inputs.text_probs is None or inputs.speech_probs is None:
+                raise ValueError(
+                    "this fusion block reads the branch posteriors (reliability "
+                    f"{list(self.reliability)}): pass text_probs and speech_probs"
+                )
+            parts.append(reliability_inputs(inputs.text_probs, self.reliability) * present[:, :1])
+            parts.append(reliability_inputs(inputs.speech_probs, self.reliability) * present[:, 1:])
+        if self.indicator:
+            parts.append(present)
+        if not parts:
+            return inputs.text.new_zeros((len(inputs), 0))
+        return torch.cat(parts, dim=-1)
 
 
 class FeedForwardFusion(nn.Module):
@@ -116,13 +246,17 @@ class FeedForwardFusion(nn.Module):
 
     def __init__(self, config: FusionConfig) -> None:
         super().__init__()
-        self.hidden = nn.Linear(config.text_size + config.speech_size, config.hidden_size)
+        width = config.text_size + config.speech_size + config.extra_size()
+        self.hidden = nn.Linear(width, config.hidden_size)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.hidden_size, len(config.labels))
+        self.gate = BranchGate(config)
 
     def forward(self, inputs: FusionInputs) -> torch.Tensor:
-        joint = torch.cat([inputs.text, inputs.speech], dim=-1)
-        return self.classifier(self.dropout(torch.relu(self.hidden(self.dropout(joint)))))
+        present = self.gate.presence(inputs)
+        joint = torch.cat([inputs.text * present[:, :1], inputs.speech * present[:, 1:]], dim=-1)
+        joint = torch.cat([self.dropout(joint), self.gate.extras(inputs, present)], dim=-1)
+        return self.classifier(self.dropout(torch.relu(self.hidden(joint))))
 
 
 class AttentionFusion(nn.Module):
@@ -135,16 +269,20 @@ class AttentionFusion(nn.Module):
         self.key = nn.Linear(config.state_size, d)
         self.value = nn.Linear(config.state_size, d)
         self.speech = nn.Linear(config.speech_size, d)
-        self.hidden = nn.Linear(3 * d, config.hidden_size)
+        self.hidden = nn.Linear(3 * d + config.extra_size(), config.hidden_size)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.hidden_size, len(config.labels))
         self.scale = d**-0.5
+        self.gate = BranchGate(config)
 
-    def attend(self, inputs: FusionInputs) -> tuple[torch.Tensor, torch.Tensor]:
+    def attend(
+        self, inputs: FusionInputs, present: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Attended speech summary ``(n, d)`` and the attention weights ``(n, frames)``."""
         if inputs.states is None or inputs.lengths is None:
             raise ValueError("the attention fusion block needs the SER's frame states")
-        query = self.query(self.dropout(inputs.text))
+        text = inputs.text if present is None else inputs.text * present[:, :1]
+        query = self.query(self.dropout(text))
         steps = inputs.states.shape[1]
         mask = torch.arange(steps, device=inputs.lengths.device)[None, :] < inputs.lengths[:, None]
         scores = torch.einsum("nd,ntd->nt", query, self.key(inputs.states)) * self.scale
@@ -152,9 +290,12 @@ class AttentionFusion(nn.Module):
         return torch.einsum("nt,ntd->nd", weights, self.value(inputs.states)), weights
 
     def forward(self, inputs: FusionInputs) -> torch.Tensor:
-        attended, _ = self.attend(inputs)
-        text = self.query(self.dropout(inputs.text))
-        joint = torch.cat([text, self.speech(self.dropout(inputs.speech)), attended], dim=-1)
+        present = self.gate.presence(inputs)
+        attended, _ = self.attend(inputs, present)
+        text = self.query(self.dropout(inputs.text * present[:, :1]))
+        speech = self.speech(self.dropout(inputs.speech * present[:, 1:]))
+        extras = self.gate.extras(inputs, present)
+        joint = torch.cat([text, speech, attended * present[:, 1:], extras], dim=-1)
         return self.classifier(self.dropout(torch.relu(self.hidden(joint))))
 
 
@@ -196,6 +337,11 @@ class FusionBlock:
     def needs_states(self) -> bool:
         """Whether the block reads the SER's per-frame outputs."""
         return self.config.kind == "attention"
+
+    @property
+    def needs_probabilities(self) -> bool:
+        """Whether the block reads the branch posteriors (``text_probs``, ``speech_probs``)."""
+        return self.config.uses_probabilities
 
     def logits(self, inputs: FusionInputs, *, batch_size: int = 256) -> np.ndarray:
         """Uncalibrated logits ``(n, len(labels))``."""

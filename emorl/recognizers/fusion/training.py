@@ -18,11 +18,11 @@ import torch
 from torch import nn
 
 from emorl.evaluation import ClassificationReport, classification_report
-from emorl.recognizers.fusion import FusionBlock, FusionInputs
-from emorl.recognizers.fusion_features import ser_frame_states
-from emorl.recognizers.ser import SpeechEmotionRecognizer
-from emorl.recognizers.ser_training import normalizer_for
-from emorl.recognizers.ter import TextEmotionRecognizer
+from emorl.recognizers.fusion.features import ser_frame_states
+from emorl.recognizers.fusion.model import FusionBlock, FusionInputs
+from emorl.recognizers.speech.model import SpeechEmotionRecognizer
+from emorl.recognizers.speech.training import normalizer_for
+from emorl.recognizers.text.model import TextEmotionRecognizer
 from emorl.recognizers.training import (
     TrainingConfig,
     TrainingResult,
@@ -93,6 +93,11 @@ def train_fusion(
         )
     if block.needs_states and inputs.states is None:
         raise ValueError("the attention block needs SER frame states (speech_outputs states=True)")
+    if block.needs_probabilities and (inputs.text_probs is None or inputs.speech_probs is None):
+        raise ValueError(
+            "this block reads the branch posteriors (reliability "
+            f"{list(block.config.reliability)}): give fusion_inputs text_probs and speech_probs"
+        )
     device = resolve_device(training.device)
     weights = torch.tensor(training.class_weight_vector(y, n_classes), dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=weights).to(device)
@@ -147,6 +152,7 @@ class JointNet(nn.Module):
         self.ter, self.ser, self.block = ter.net, ser.net, block.net
         self._ser = ser
         self.needs_states = block.needs_states
+        self.needs_probabilities = block.needs_probabilities
 
     def forward(
         self,
@@ -157,7 +163,13 @@ class JointNet(nn.Module):
     ) -> torch.Tensor:
         text = self.ter.features(input_ids, mask)
         speech, states = ser_frame_states(self._ser, frames, lengths)
-        inputs = FusionInputs(text, speech, states if self.needs_states else None, lengths)
+        probs = {}
+        if self.needs_probabilities:
+            probs = {
+                "text_probs": torch.softmax(self.ter.classifier(text), dim=-1),
+                "speech_probs": torch.softmax(self.ser.classifier(speech), dim=-1),
+            }
+        inputs = FusionInputs(text, speech, states if self.needs_states else None, lengths, **probs)
         return self.block(inputs)
 
 

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from emorl.evaluation import ClassificationReport, classification_report
-from emorl.recognizers.ter import TextEmotionRecognizer
-from emorl.recognizers.text_input import clean_texts
+from emorl.recognizers.text.input import clean_texts
+from emorl.recognizers.text.model import TextEmotionRecognizer
 from emorl.recognizers.training import (
     CHECKPOINT_NAME,
     TrainingConfig,
@@ -29,7 +29,15 @@ from emorl.recognizers.training import (
     run_epochs,
 )
 
-__all__ = ["CHECKPOINT_NAME", "TERTrainingConfig", "TrainingResult", "train_ter"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "PRIOR_TAUS",
+    "TERTrainingConfig",
+    "TrainingResult",
+    "choose_prior_correction",
+    "prior_offsets",
+    "train_ter",
+]
 
 
 @dataclass
@@ -68,6 +76,52 @@ def evaluate_ter(
     """WA, UA, macro-F1 and confusion of ``model`` on labelled texts."""
     probs = model.probabilities(list(texts), batch_size=batch_size)
     return classification_report(np.asarray(labels), probs.argmax(axis=1), model.labels)
+
+
+#: The prior-correction strengths ``auto`` chooses from (0: none, 1: the full correction,
+#: which makes the decision rule the one that maximises unweighted accuracy).
+PRIOR_TAUS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def prior_offsets(shares: Sequence[float], tau: float) -> tuple[float, ...]:
+    """Logit offsets ``-tau * log(share)``: post-hoc logit adjustment (Menon et al., 2021).
+
+    With ``tau = 1`` a model trained with unweighted cross-entropy on data with class
+    ``shares`` decides as if every class were equally frequent (the rule that maximises UA,
+    SemEval's macro-recall); ``0`` leaves it unchanged.
+    """
+    p = np.asarray(shares, dtype=np.float64)
+    if p.ndim != 1 or np.any(p <= 0) or not np.isclose(p.sum(), 1.0):
+        raise ValueError(f"class shares must be positive and sum to 1, got {list(shares)}")
+    if not 0.0 <= tau <= 2.0:
+        raise ValueError(f"prior correction strength must be in [0, 2], got {tau}")
+    return tuple(float(v) for v in -tau * np.log(p))
+
+
+def choose_prior_correction(
+    probs: np.ndarray,
+    labels: Sequence[int],
+    shares: Sequence[float],
+    names: Sequence[str],
+    taus: Sequence[float] = PRIOR_TAUS,
+) -> tuple[float, dict[str, dict[str, float]]]:
+    """The strength in ``taus`` with the best validation UA (ties: the weaker one), and the
+    validation accuracy, UA and macro-F1 of every strength."""
+    log_p = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, None))
+    scores: dict[str, dict[str, float]] = {}
+    best, best_ua = taus[0], -1.0
+    for tau in taus:
+        adjusted = log_p + np.asarray(prior_offsets(shares, tau))
+        report = classification_report(np.asarray(labels), adjusted.argmax(axis=1), names)
+        scores[f"{tau:g}"] = {
+            "accuracy": report.accuracy,
+            "ua": report.ua,
+            "macro_f1": report.macro_f1,
+            **report.extra,
+        }
+        if report.ua > best_ua + 1e-12:
+            best, best_ua = tau, report.ua
+    return float(best), scores
 
 
 def train_ter(

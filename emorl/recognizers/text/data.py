@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,35 +63,37 @@ def text_set(utterances: Sequence[Utterance], labels: Sequence[str], source: str
 
 
 def split_where(
-    corpus: Corpus, conditions: Sequence[str]
+    corpus: Corpus, conditions: Sequence[str], utterances: Sequence[Utterance] | None = None
 ) -> tuple[list[Utterance], list[Utterance]]:
-    """Split utterances into (kept, held out) by ``FIELD=VALUE`` conditions.
+    """Split utterances (default: all of ``corpus``) into (kept, held out) by
+    ``FIELD=VALUE`` conditions.
 
     ``FIELD`` is an ``Utterance`` attribute (speaker, dialogue...) or a key of its
-    ``extra`` (e.g. SemEval ``source=twitter-2016test-A``); an utterance matching any
-    condition is held out. A condition that matches nothing is an error.
+    ``extra`` (e.g. SemEval ``source=twitter-2016test-A``); ``VALUE`` is matched whole,
+    with shell wildcards (``source=twitter-2016*``). An utterance matching any condition
+    is held out. A condition that matches nothing is an error.
     """
     parsed = []
     for cond in conditions:
         name, sep, value = cond.partition("=")
         if not sep or not name:
-            raise ValueError(f"holdout condition must be FIELD=VALUE, got {cond!r}")
+            raise ValueError(f"condition must be FIELD=VALUE, got {cond!r}")
         parsed.append((name, value))
     kept, held = [], []
     hits = Counter()
-    for utt in corpus.utterances:
+    for utt in corpus.utterances if utterances is None else utterances:
         matched = False
         for name, value in parsed:
             found = getattr(utt, name, None) if name != "extra" else None
             if found is None:
                 found = utt.extra.get(name)
-            if found is not None and str(found) == value:
+            if found is not None and fnmatch.fnmatchcase(str(found), value):
                 hits[(name, value)] += 1
                 matched = True
         (held if matched else kept).append(utt)
     for name, value in parsed:
         if hits[(name, value)] == 0:
-            raise ValueError(f"holdout {name}={value} matches no utterance of {corpus.name}")
+            raise ValueError(f"{name}={value} matches no utterance of {corpus.name}")
     return kept, held
 
 

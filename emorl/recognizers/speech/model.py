@@ -46,16 +46,16 @@ from emorl.artifacts import (
     write_json,
 )
 from emorl.emotions import FOUR_CLASS
-from emorl.recognizers.ser_net import PRESETS, SERNet, SERNetConfig
-from emorl.recognizers.speech_features import (
+from emorl.recognizers.speech.features import (
     FeatureConfig,
     FeatureNormalizer,
     SpeechFeatureExtractor,
     pad_or_truncate,
 )
+from emorl.recognizers.speech.network import PRESETS, SERNet, SERNetConfig
 
 MODEL_TYPE = "ser"
-DEFAULT_SER_DIR = Path(__file__).resolve().parents[1] / "models" / "ser-ravdess-4class"
+DEFAULT_SER_DIR = Path(__file__).resolve().parents[2] / "models" / "ser-ravdess-4class"
 AudioInput = str | Path | np.ndarray
 
 

@@ -40,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 
 from emorl.artifacts import atomic_write
+from emorl.fingerprint import sha256_file
 
 FRAME_FEATURES = 32
 DEFAULT_MAX_FRAMES = 384
@@ -172,14 +173,6 @@ def _as_signal(samples: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, int
             f"({_MIN_SECONDS * 1000:.0f} ms at {int(sampling_rate)} Hz)"
         )
     return np.ascontiguousarray(array, dtype=np.float32), int(sampling_rate)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _load_samples(path: Path) -> tuple[np.ndarray, int]:
@@ -351,7 +344,7 @@ class SpeechFeatureExtractor:
             raise ValueError("this extractor has no cache_dir")
         if kind not in ("frames", "functionals"):
             raise ValueError(f"kind must be 'frames' or 'functionals', got {kind!r}")
-        return self.cache_dir / self.config.key() / kind / f"{_sha256(Path(path))}.npy"
+        return self.cache_dir / self.config.key() / kind / f"{sha256_file(path)}.npy"
 
     def _from_file(
         self,

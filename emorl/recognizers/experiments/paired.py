@@ -13,7 +13,7 @@ validation texts are paired here.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,10 @@ from emorl.artifacts import data_reference
 from emorl.data import load_corpus
 from emorl.data.paired import PairedSet, pair_by_label
 from emorl.evaluation import classification_report, expected_calibration_error
+from emorl.paths import cache_root
 from emorl.progress import task_progress
-from emorl.recognizers.bimodal_experiment import (
+from emorl.recognizers.calibration import fit_temperature
+from emorl.recognizers.experiments.bimodal import (
     BimodalSet,
     ExperimentConfig,
     ExperimentResult,
@@ -32,15 +34,12 @@ from emorl.recognizers.bimodal_experiment import (
     run_fold,
     save_experiment,
 )
-from emorl.recognizers.calibration import fit_temperature
-from emorl.recognizers.fusion import FusionBlock, FusionConfig
-from emorl.recognizers.fusion_features import fusion_inputs, speech_outputs
-from emorl.recognizers.fusion_training import FusionTrainingConfig, train_fusion
+from emorl.recognizers.fusion.model import FusionBlock, FusionConfig
+from emorl.recognizers.fusion.training import FusionTrainingConfig, train_fusion
 from emorl.recognizers.iemonet import IEmoNet
-from emorl.recognizers.ser import SERConfig, SpeechEmotionRecognizer
-from emorl.recognizers.ser_workflow import default_cache_dir
-from emorl.recognizers.speech_features import SpeechFeatureExtractor
-from emorl.recognizers.ter import TextEmotionRecognizer
+from emorl.recognizers.speech.features import SpeechFeatureExtractor
+from emorl.recognizers.speech.model import SERConfig
+from emorl.recognizers.text.model import TextEmotionRecognizer
 
 
 @dataclass
@@ -80,7 +79,7 @@ def bimodal_from_paired(
 ) -> BimodalSet:
     """IS09 frames (cached) of every paired clip, with texts, labels, speakers and groups."""
     extractor = SpeechFeatureExtractor(
-        ser_config.feature_config(), cache_dir=cache_dir or default_cache_dir()
+        ser_config.feature_config(), cache_dir=cache_dir or cache_root("features")
     )
     index = {label: i for i, label in enumerate(paired.labels)}
     sequences = []
@@ -153,73 +152,148 @@ def run_paired_experiment(job: PairedExperimentJob) -> dict[str, Any]:
 
 @dataclass
 class FusionTrainJob:
-    """Everything ``emorl train fusion`` needs: frozen parts, data, block and recipe."""
+    """Everything ``emorl train fusion`` needs: frozen parts, data, block and recipe.
+
+    ``ser``: an SER folder or shipped name, IS09 network or Whisper SER (default: the
+    shipped IS09 SER). ``ood_audio`` adds, for every paired clip, an augmented copy and the
+    text spoken by an espeak-ng caller (:mod:`emorl.recognizers.experiments.ood`) to the
+    training data. ``oof_speech`` trains the block on speech posteriors that are out of fold
+    (each group's from an SER of the same recipe trained on the other groups), for SERs
+    whose features do not depend on their training (Whisper SER, logreg head).
+    """
 
     sources: PairedSources
     out: Path
     ter: Path | None = None
-    ser: Path | None = None
+    ser: str | Path | None = None
     fusion: FusionConfig = field(default_factory=FusionConfig)
     training: FusionTrainingConfig = field(default_factory=FusionTrainingConfig)
     val_fraction: float = 0.2
     temperature: float | None = None
     temperature_note: str = ""
     cv_results: Path | None = None
+    ood_results: list[Path] = field(default_factory=list)
     transcripts: str = "provided"
     wer: float = 0.06
+    ood_audio: bool = False
+    oof_speech: bool = False
+    tts_prosody: str = "random"
+    audio_cache: Path | None = None
     cache_dir: Path | None = None
     progress: bool = True
 
 
-def _features(ter, ser, data: BimodalSet, states: bool):
-    speech, frame_states = speech_outputs(ser, data.sequences, data.speakers, states=states)
-    return fusion_inputs(ter.features(data.texts), speech, frame_states)
+def paired_outputs(
+    ter: TextEmotionRecognizer,
+    ser: Any,
+    paired: PairedSet,
+    *,
+    ood_audio: bool = False,
+    oof_speech: bool = False,
+    states: bool = False,
+    transcripts: str = "provided",
+    wer: float = 0.06,
+    tts_prosody: str = "random",
+    audio_cache: Path | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+):
+    """TER and SER outputs of the paired set (plus augmented and espeak-ng variants with
+    ``ood_audio``), every speaker (or voice) normalised on its own clips."""
+    from emorl.recognizers.experiments.ood import (
+        OODConfig,
+        branch_outputs,
+        build_ood_items,
+        cross_fitted_outputs,
+        default_audio_cache,
+        fold_ser_for,
+        text_table,
+    )
+
+    ood = OODConfig(
+        degradations=(),
+        augment_copies=1 if ood_audio else 0,
+        espeak_voices=12 if ood_audio else 0,
+        tts_prosody=tts_prosody,  # type: ignore[arg-type]
+        piper=False,
+    )
+    items = build_ood_items(paired, ood, audio_cache or default_audio_cache(), progress=progress)
+    if transcripts == "noisy":
+        texts = noisy_texts([i.text for i in items], [i.id for i in items], wer, seed=0)
+        items = [replace(i, text=t) for i, t in zip(items, texts, strict=True)]
+    branch = fold_ser_for(ser, cache_dir=cache_dir, progress=progress)
+    branch.prepare(items)
+    table = text_table(ter, [i.text for i in items])
+    if oof_speech:
+        return cross_fitted_outputs(branch, items, paired.labels, table, states=states), ood
+    return branch_outputs(branch, ser, items, table, states=states), ood
 
 
 def run_train_fusion(job: FusionTrainJob) -> dict[str, Any]:
-    """Train a fusion block on frozen TER/SER features; save it as an IEmoNet folder.
+    """Train a fusion block on frozen TER/SER outputs; save it as an IEmoNet folder.
 
-    ``val_fraction`` of the speakers is held out from training to fit the temperature
-    (unless ``temperature`` is given) and to report validation WA/UA/ECE.
+    ``val_fraction`` of the speakers (and voices) is held out from training to fit the
+    temperature (unless ``temperature`` is given) and to report validation WA/UA/ECE.
     """
     from emorl.evaluation import group_holdout
+    from emorl.recognizers.experiments.ood import describe_items, state_size
+    from emorl.recognizers.speech.branch import load_ser, resolve_ser_folder, speech_branch
 
     ter = TextEmotionRecognizer.from_pretrained(job.ter)
-    ser = SpeechEmotionRecognizer.from_pretrained(job.ser)
+    ser_dir = resolve_ser_folder(job.ser)
+    ser = load_ser(ser_dir)
     paired = build_paired(job.sources)
-    data = bimodal_from_paired(paired, ser.config, cache_dir=job.cache_dir, progress=job.progress)
-    if job.transcripts == "noisy":
-        data = data.with_texts(noisy_texts(data.texts, data.ids, job.wer, seed=0))
+    if tuple(ter.labels) != tuple(paired.labels) or tuple(ser.labels) != tuple(paired.labels):
+        raise ValueError(
+            f"the TER predicts {ter.labels} and the SER {ser.labels}, the paired set has "
+            f"{paired.labels}"
+        )
+    states = job.fusion.kind == "attention"
+    outputs, ood = paired_outputs(
+        ter,
+        ser,
+        paired,
+        ood_audio=job.ood_audio,
+        oof_speech=job.oof_speech,
+        states=states,
+        transcripts=job.transcripts,
+        wer=job.wer,
+        tts_prosody=job.tts_prosody,
+        audio_cache=job.audio_cache,
+        cache_dir=job.cache_dir,
+        progress=job.progress,
+    )
+    holders = [i.holder for i in outputs.items]
     if job.val_fraction > 0:
-        fit_idx, val_idx = group_holdout(data.speakers, job.val_fraction, seed=job.training.seed)
+        fit_idx, val_idx = group_holdout(holders, job.val_fraction, seed=job.training.seed)
     else:
-        fit_idx, val_idx = np.arange(len(data)), np.zeros(0, dtype=int)
-    fit, val = data.subset(fit_idx), data.subset(val_idx)
+        fit_idx, val_idx = np.arange(len(holders)), np.zeros(0, dtype=int)
+    fit, val = outputs.subset(fit_idx), outputs.subset(val_idx)
     config = FusionConfig(
         **{
             **asdict(job.fusion),
-            "labels": data.labels,
+            "labels": paired.labels,
             "text_size": ter.config.hidden_size,
-            "speech_size": ser.net.config.feature_size,
-            "state_size": 2 * ser.config.lstm_units,
+            "speech_size": speech_branch(ser).feature_size,
+            "state_size": state_size(ser) if states else job.fusion.state_size,
         }
     )
     block = FusionBlock.create(config, seed=job.training.seed)
-    states = block.needs_states
     result = train_fusion(
-        block, _features(ter, ser, fit, states), fit.y, job.training, progress=job.progress
+        block, fit.inputs(), fit.labels(paired.labels), job.training, progress=job.progress
     )
     metrics: dict[str, Any] = {}
-    if len(val):
-        logits = block.logits(_features(ter, ser, val, states))
-        report = classification_report(np.asarray(val.y), logits.argmax(1), data.labels)
-        calibration = fit_temperature(logits, val.y)
+    if len(val.items):
+        logits = block.logits(val.inputs())
+        y = val.labels(paired.labels)
+        report = classification_report(np.asarray(y), logits.argmax(1), paired.labels)
+        calibration = fit_temperature(logits, y)
         metrics["validation"] = {
             "accuracy": report.accuracy,
             "ua": report.ua,
             "macro_f1": report.macro_f1,
             "n": report.n,
-            "speakers": sorted(set(val.speakers)),
+            "speakers": sorted({i.holder for i in val.items}),
             "calibration": calibration.to_dict(),
         }
         block.temperature = calibration.temperature
@@ -227,8 +301,14 @@ def run_train_fusion(job: FusionTrainJob) -> dict[str, Any]:
         block.temperature = float(job.temperature)
     if job.cv_results is not None:
         metrics["cross_validation"] = _cv_metrics(job.cv_results)
-    model = IEmoNet.from_parts(
-        ter=job.ter or _default("ter"), ser=job.ser or _default("ser"), fusion=block
+    for path in job.ood_results:
+        metrics.setdefault("ood", []).append(_ood_metrics(path))
+    model = IEmoNet.from_parts(ter=job.ter or _default("ter"), ser=ser_dir, fusion=block)
+    speech_outputs_note = (
+        "cross-fitted: each group's speech posteriors from an SER of the same recipe trained "
+        "on the other groups"
+        if job.oof_speech
+        else "from the SER itself (in-sample for the clips it was trained on)"
     )
     metadata = {
         "training": {
@@ -241,8 +321,11 @@ def run_train_fusion(job: FusionTrainJob) -> dict[str, Any]:
             **paired.describe(),
             "transcripts": job.transcripts,
             "wer": job.wer if job.transcripts == "noisy" else 0.0,
-            "fit_speakers": sorted(set(fit.speakers)),
-            "val_speakers": sorted(set(val.speakers)),
+            "ood_audio": ood.to_dict() if job.ood_audio else None,
+            "conditions": describe_items(outputs.items),
+            "speech_outputs": speech_outputs_note,
+            "fit_speakers": sorted({i.holder for i in fit.items}),
+            "val_speakers": sorted({i.holder for i in val.items}),
         },
         "calibration": {
             "temperature": block.temperature,
@@ -250,12 +333,33 @@ def run_train_fusion(job: FusionTrainJob) -> dict[str, Any]:
                 f"given{': ' + job.temperature_note if job.temperature_note else ''}"
                 if job.temperature is not None
                 else "fitted on the validation speakers"
+                if len(val.items)
+                else "none (no validation speakers, no --temperature)"
             ),
         },
         "metrics": metrics,
     }
     model.save_pretrained(job.out, **metadata)
     return metadata
+
+
+def _ood_metrics(path: Path) -> dict[str, Any]:
+    """Means and stds per system and test set of an ``evaluate fusion --ood`` run."""
+    import json
+
+    saved = json.loads(Path(path).read_text(encoding="utf-8"))
+    systems = {
+        system: {
+            name: {m: run[m] for m in ("accuracy", "ua", "macro_f1")} for name, run in sets.items()
+        }
+        for system, sets in saved["systems"].items()
+    }
+    return {
+        "source": str(path),
+        "speech": saved.get("speech"),
+        "protocol": saved.get("protocol"),
+        "systems": systems,
+    }
 
 
 def _cv_metrics(path: Path) -> dict[str, Any]:
@@ -279,30 +383,42 @@ def _cv_metrics(path: Path) -> dict[str, Any]:
 
 
 def _default(what: str) -> Path:
-    from emorl.recognizers.ser import DEFAULT_SER_DIR
-    from emorl.recognizers.ter import DEFAULT_TER_DIR
+    from emorl.recognizers.speech.model import DEFAULT_SER_DIR
+    from emorl.recognizers.text.model import DEFAULT_TER_DIR
 
     return DEFAULT_TER_DIR if what == "ter" else DEFAULT_SER_DIR
 
 
 def run_evaluate_fusion(
     model: IEmoNet,
-    data: BimodalSet,
+    paired: PairedSet,
     *,
+    group: int | None = None,
     transcripts: str = "provided",
     wer: float = 0.06,
     confusion_png: Path | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """WA/UA/macro-F1 and ECE of the fused posteriors; unseen speakers self-normalised."""
-    if transcripts == "noisy":
-        data = data.with_texts(noisy_texts(data.texts, data.ids, wer, seed=0))
-    speech, states = speech_outputs(
-        model.ser, data.sequences, data.speakers, states=model.fusion.needs_states
+    outputs, _ = paired_outputs(
+        model.ter,
+        model.ser,
+        paired,
+        states=model.fusion.needs_states,
+        transcripts=transcripts,
+        wer=wer,
+        cache_dir=cache_dir,
+        progress=progress,
     )
-    inputs = fusion_inputs(model.ter.features(data.texts), speech, states)
+    if group is not None:
+        outputs = outputs.subset([k for k, i in enumerate(outputs.items) if i.group == group])
+        if not outputs.items:
+            raise ValueError(f"no paired clip in group {group}")
+    inputs = outputs.inputs()
     probs = model.fusion.probabilities(inputs)
     raw = model.fusion.probabilities(inputs, calibrated=False)
-    y = np.asarray(data.y)
+    y = np.asarray(outputs.labels(model.labels))
     report = classification_report(y, probs.argmax(1), model.labels)
     if confusion_png is not None:
         from emorl.evaluation import plot_confusion_matrix

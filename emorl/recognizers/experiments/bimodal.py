@@ -28,18 +28,23 @@ from emorl.evaluation import (
 )
 from emorl.progress import task_progress
 from emorl.recognizers.calibration import fit_temperature
-from emorl.recognizers.fusion import FusionBlock, FusionConfig, softmax
-from emorl.recognizers.fusion_features import fusion_inputs, speech_outputs
-from emorl.recognizers.fusion_training import (
+from emorl.recognizers.fusion.features import (
+    fusion_inputs,
+    head_probabilities,
+    ser_probabilities,
+    speech_outputs,
+)
+from emorl.recognizers.fusion.model import FusionBlock, FusionConfig, softmax
+from emorl.recognizers.fusion.training import (
     FusionTrainingConfig,
     JointTrainingConfig,
     finetune_jointly,
     train_fusion,
 )
-from emorl.recognizers.ser import SERConfig, SpeechEmotionRecognizer
-from emorl.recognizers.ser_training import SERTrainingConfig, predict_frames, train_ser
-from emorl.recognizers.ter import TERConfig, TextEmotionRecognizer
-from emorl.recognizers.ter_training import TERTrainingConfig, train_ter
+from emorl.recognizers.speech.model import SERConfig, SpeechEmotionRecognizer
+from emorl.recognizers.speech.training import SERTrainingConfig, predict_frames, train_ser
+from emorl.recognizers.text.model import TERConfig, TextEmotionRecognizer
+from emorl.recognizers.text.training import TERTrainingConfig, train_ter
 
 SYSTEM_NAMES = {
     "ser": "SER alone",
@@ -268,9 +273,15 @@ def run_fold(
                     bar.advance(task)
 
 
-def _inputs(text: dict[str, np.ndarray], speech: dict[str, Any], name: str, states: bool):
+def _inputs(text: dict[str, np.ndarray], speech: dict[str, Any], name: str, states: bool, ter, ser):
     feats, frame_states = speech[name]
-    return fusion_inputs(text[name], feats, frame_states if states else None)
+    return fusion_inputs(
+        text[name],
+        feats,
+        frame_states if states else None,
+        text_probs=head_probabilities(ter.net.classifier, text[name]),
+        speech_probs=ser_probabilities(ser, feats),
+    )
 
 
 def _fusion_run(
@@ -289,11 +300,15 @@ def _fusion_run(
     )
     block = FusionBlock.create(block_config, seed=seed)
     training = FusionTrainingConfig(**{**asdict(config.fusion_training), "seed": seed})
-    train_fusion(block, _inputs(text, speech, "fit", states), y_fit, training, progress=False)
-    test_logits = block.logits(_inputs(text, speech, "test", states))
+    train_fusion(
+        block, _inputs(text, speech, "fit", states, ter, ser), y_fit, training, progress=False
+    )
+    test_logits = block.logits(_inputs(text, speech, "test", states, ter, ser))
     result.add(f"fusion_{kind}", condition, fold, seed, y_test, test_logits.argmax(1))
     if len(y_val):
-        calibration = fit_temperature(block.logits(_inputs(text, speech, "val", states)), y_val)
+        calibration = fit_temperature(
+            block.logits(_inputs(text, speech, "val", states, ter, ser)), y_val
+        )
         block.temperature = calibration.temperature
         result.calibration.append(
             {
