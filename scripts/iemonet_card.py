@@ -180,6 +180,15 @@ def main() -> None:
     lines += [
         "",
         f"Speech outputs for training: {data.get('speech_outputs', 'from the SER itself')}.",
+        *(
+            []
+            if "cross-fitted" in str(data.get("speech_outputs", ""))
+            else [
+                "This SER heard every RAVDESS actor, so the block's RAVDESS rows are in-sample",
+                "(its espeak-ng rows are not); the cross-validation below measures the recipe",
+                "with SERs that never heard the clips the block trains on.",
+            ]
+        ),
         "",
         "## Training",
         f"{config['training']['epochs']} epochs, Adam {config['training']['learning_rate']}, "
@@ -203,6 +212,7 @@ def main() -> None:
         protocol = run.get("protocol") or {}
         speech = run.get("speech") or {}
         backend = "whisper" if str(speech.get("backend", "")).startswith("whisper") else "is09"
+        epochs = (speech.get("training") or {}).get("epochs")
         lines += [
             f"## Out-of-domain cross-validation ({speech.get('backend', '?')} SER)",
             f"From `{run['source']}`. {protocol.get('folds')} speaker-, voice- and "
@@ -211,8 +221,9 @@ def main() -> None:
             "",
             "```bash",
             f"emorl evaluate fusion --ood --groups {protocol.get('folds')} "
-            f"--speech-backend {backend} "
-            f"--out {Path(run['source']).parent} \\\n  {DATA_ARGS}",
+            f"--seeds {len(run.get('seeds') or [0, 1, 2])} --speech-backend {backend}"
+            + (f" --ser-epochs {epochs}" if backend == "is09" and epochs else "")
+            + f" \\\n  --out {Path(run['source']).parent} {DATA_ARGS}",
             "```",
             "",
         ]

@@ -358,6 +358,8 @@ def _ood_metrics(path: Path) -> dict[str, Any]:
         "source": str(path),
         "speech": saved.get("speech"),
         "protocol": saved.get("protocol"),
+        "seeds": (saved.get("config") or {}).get("seeds"),
+        "temperature_mean": saved.get("temperature_mean"),
         "systems": systems,
     }
 
