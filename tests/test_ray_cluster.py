@@ -217,8 +217,12 @@ def test_ray_data_transcription_fills_and_reads_the_local_cache(
         asr.transcribe_files(items, transcriber, cache_dir=cache, workers=2)
 
 
-def test_a_study_spec_runs_on_both_nodes_resumes_and_aggregates(cluster, tmp_path: Path) -> None:
+def test_a_study_spec_runs_on_both_nodes_resumes_and_aggregates(
+    cluster, tmp_path: Path, monkeypatch
+) -> None:
     from emorl.agents.study import StudySpec, run_study
+
+    monkeypatch.chdir(tmp_path)  # a relative study folder: trials run in other directories
 
     yml = tmp_path / "tiny-ppo.yml"
     yml.write_text(TINY_PPO)
@@ -234,7 +238,7 @@ def test_a_study_spec_runs_on_both_nodes_resumes_and_aggregates(cluster, tmp_pat
         estimator_episodes=30,
         hyperparams=str(yml),
     )
-    report = run_study(spec, tmp_path / "study", progress=False)
+    report = run_study(spec, Path("study"), progress=False)
     data = json.loads((tmp_path / "study" / "study.json").read_text())
     assert len(data["runs"]) == 2 * 1 * 2 and data["settings"]["nodes"] == 2
     assert [c["cell"] for c in data["cells"]] == ["lingering=0.5"]

@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emorl.agents.stats import difference, holm
 from emorl.agents.study import (
     StudySpec,
     aggregate,
+    claims,
     compare_with_level,
-    difference,
     load_study_spec,
     plan,
+    premise_verdicts,
     study_markdown,
 )
 
@@ -37,6 +39,9 @@ def test_the_shipped_spec_declares_a_one_at_a_time_study() -> None:
     trials = spec.trials()
     assert len(trials) == len(spec.arms) * (10 + 5 * 5) == plan(spec)["trials"] == 210
     assert trials[0] == {"reward": spec.arms[0], "factors": cells[0], "seed": 0}
+    # run order: cell, seed, arm (whole seeds of every arm first)
+    assert [t["reward"] for t in trials[: len(spec.arms)]] == list(spec.arms)
+    assert {t["seed"] for t in trials[: len(spec.arms)]} == {0}
     assert plan(spec)["estimator_fits"] == 3 * 3  # three kinds, three lingering levels
     assert load_study_spec(None, timesteps=1000).timesteps == 1000
 
@@ -62,6 +67,18 @@ def test_a_full_design_crosses_every_level() -> None:
         ("estimators: {episodes: 10, kind: eq1}", "estimators takes episodes"),
         ("speed: fast", "unknown field 'speed'"),
         ("factors: {reward: [eq1]}", "factors: 'reward' is set by the study"),
+        (
+            "factors: {a: [1, 2]}\nprimary: {a: 1}\ndesign: listed\ncells: [{a: 3}]",
+            "cells\\[0\\].a: 3 is not one of its levels",
+        ),
+        (
+            "factors: {a: [1, 2], b: [3]}\nprimary: {a: 1, b: 3}\ndesign: listed\ncells: [{a: 2}]",
+            "must give a level of every factor",
+        ),
+        ("factors: {a: [1, 2]}\ncells: [{a: 2}]", "cells are only read with design: listed"),
+        ("cells: {a: 2}", "cells must be a list of mappings"),
+        ("premise: 3", "premise must be a premise.json path"),
+        ("timesteps: later", "timesteps must be a positive integer"),
     ],
 )
 def test_bad_specs_are_refused_naming_the_file_and_field(tmp_path: Path, text: str, match) -> None:
@@ -96,20 +113,81 @@ def test_seeds_aggregate_with_bootstrap_intervals_and_the_claim_is_tested() -> N
     assert (
         row["success_rate"]["method"] == "bootstrap-percentile" or row["success_rate"]["low"] == 0.9
     )
-    d = difference([1.0, 1.2, 1.1], [0.0, 0.1, 0.2])
-    assert d["difference"] == pytest.approx(1.0) and 0.5 < d["low"] < 1.0 < d["high"] < 1.5
-    assert d["welch_p"] < 0.01
-    claim = compare_with_level({"eq2": eq2, "level": level}, "eq2")
-    assert claim["tested"] and claim["supported"]
-    assert claim["bad_news_success_rate"]["low"] > 0
+    claim = claims({"eq2": eq2, "level": level}, primary=True, dilemma=True)["eq2"]
+    assert claim["tested"] and claim["significant"] and claim["verdict"] == "supported"
+    assert claim["confidence"] == 0.975 and claim["p_holm"] >= claim["p_value"]
+    assert claim["bad_news_success_rate"]["low"] > 0 and not claim["trades_mood"]
     assert not compare_with_level({"eq2": eq2}, "eq2")["tested"]
+    # the same numbers in a cell without the dilemma read as not testable
+    untestable = claims({"eq2": eq2, "level": level}, primary=False, dilemma=False)["eq2"]
+    assert untestable["verdict"].startswith("not testable") and untestable["exploratory"]
+    # a win bought with a lower bad-news mood is reported as such
+    sour = [_result(0.9, 0.85, 0.3) for _ in range(6)]
+    traded = claims({"eq2": sour, "level": level}, primary=False, dilemma=True)["eq2"]
+    assert traded["trades_mood"] and traded["verdict"].startswith("higher success, traded")
     settings = {**StudySpec(arms=("eq2", "level")).as_dict(), "plan": {"trials": 12},
                 "wall_seconds": 60.0}  # fmt: skip
     cells = [{"cell": "(defaults)", "primary": True, "summary": [row, aggregate("level", level)],
               "baselines": [], "claim": {"eq2": claim}}]  # fmt: skip
     text = study_markdown(settings, cells)
     assert "## Primary cell: (defaults)" in text and "| eq2 | 6 |" in text
-    assert "Verdict for eq2 − level" in text and "**supported**" in text
+    assert "eq2 − level: success on bad-news calls" in text and "**supported**" in text
+    assert "(97.5 %), Holm-adjusted p" in text
+
+
+def test_difference_is_a_two_sample_bootstrap_and_holm_steps_down() -> None:
+    d = difference([1.0, 1.2, 1.1], [0.0, 0.1, 0.2], confidence=0.95)
+    assert d["difference"] == pytest.approx(1.0) and 0.5 < d["low"] < 1.0 < d["high"] < 1.5
+    assert d["method"].startswith("bootstrap") and d["p_value"] < 0.01
+    same = difference([0.5, 0.6, 0.4], [0.6, 0.5, 0.4])
+    assert same["low"] < 0 < same["high"] and same["p_value"] > 0.5
+    flat = difference([1.0, 1.0], [1.0, 1.0])
+    assert flat["p_value"] is None and flat["low"] == flat["high"] == 0.0
+    assert holm([0.01, 0.04]) == pytest.approx([0.02, 0.04])
+    assert holm([0.04, 0.01]) == pytest.approx([0.04, 0.02])
+    assert holm([0.03, 0.02]) == pytest.approx([0.04, 0.04])  # monotone step-down
+
+
+def test_a_listed_design_runs_the_primary_then_the_listed_cells(tmp_path: Path) -> None:
+    path = tmp_path / "v2.yml"
+    path.write_text(
+        "arms: [eq2, level]\nfactors: {expected_reaction: [1.5, null], lingering: [0.95]}\n"
+        "primary: {expected_reaction: 1.5, lingering: 0.95}\ndesign: listed\n"
+        "cells: [{expected_reaction: null, lingering: 0.95}]\nseeds: {primary: 3, other: 1}\n"
+        "timesteps: pilot\n"
+    )
+    spec = load_study_spec(path)
+    assert spec.cells() == [
+        {"expected_reaction": 1.5, "lingering": 0.95},
+        {"expected_reaction": None, "lingering": 0.95},
+    ]
+    assert plan(spec)["trials"] == 2 * (3 + 1) and plan(spec)["environment_steps"] is None
+    # the premise check's verdicts are matched to the cells (None: the fitted default)
+    level = lambda clear: {"level": {"clearly_prefers_avoiding": clear}}  # noqa: E731
+    premise = tmp_path / "premise.json"
+    premise.write_text(json.dumps({"cells": [
+        {"factors": {"expected_reaction": 1.5, "lingering": 0.95}, "variants": level(True)},
+        {"factors": {"lingering": 0.95}, "variants": level(False)},
+        {"factors": {"lingering": 0.5}, "variants": level(True)},
+    ]}))  # fmt: skip
+    verdicts = premise_verdicts(spec.replace(premise=(str(premise),)))
+    assert verdicts == {
+        "expected_reaction=1.5, lingering=0.95": True,
+        "expected_reaction=fitted, lingering=0.95": False,
+    }
+    with pytest.raises(FileNotFoundError, match="run emorl study premise first"):
+        premise_verdicts(spec.replace(premise=(str(tmp_path / "none.json"),)))
+
+
+def test_the_shipped_v2_spec_follows_amendment_1() -> None:
+    spec = load_study_spec(Path("emorl/agents/hyperparams/study-v2.yml"))
+    assert spec.timesteps == "pilot" and spec.design == "listed"
+    primary = {"expected_reaction": 1.5, "lingering": 0.95, "escalation_cost": 0.0,
+               "success_bonus": 0.0}  # fmt: skip
+    assert spec.cells()[0] == primary
+    v1 = load_study_spec().primary_cell
+    assert spec.cells()[1] == {**v1, "expected_reaction": None}
+    assert plan(spec)["trials"] == 6 * (10 + 5)
 
 
 def test_study_run_dry_run_prints_the_plan(tmp_path: Path, capsys) -> None:

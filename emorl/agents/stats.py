@@ -28,7 +28,17 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats as _stats
 
-__all__ = ["Interval", "mean", "mean_interval", "mean_t", "rate", "rate_interval", "wilson"]
+__all__ = [
+    "Interval",
+    "difference",
+    "holm",
+    "mean",
+    "mean_interval",
+    "mean_t",
+    "rate",
+    "rate_interval",
+    "wilson",
+]
 
 Method = Literal["auto", "t", "bootstrap"]
 BOOTSTRAP_RESAMPLES = 9999
@@ -127,6 +137,55 @@ def _bootstrap(x: np.ndarray, m: float, confidence: float, random_state: int) ->
         if math.isfinite(low) and math.isfinite(high):
             return Interval(m, low, high, f"bootstrap-{name.lower()}")
     return Interval(m, m, m, "bootstrap-percentile")  # unreachable for finite data
+
+
+def difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> dict[str, Any]:
+    """Mean of ``a`` minus mean of ``b`` (independent samples, e.g. seeds of two arms):
+    ``scipy.stats.bootstrap`` over both samples resampled independently (BCa, percentile
+    where BCa is undefined; seeded), with the bootstrap p-value of "no difference"
+    (twice the smaller share of resampled differences on either side of 0, at most 1)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    d = float(x.mean() - y.mean()) if x.size and y.size else _NAN
+    out: dict[str, Any] = {"difference": d, "low": d, "high": d, "p_value": None}
+    out["confidence"], out["method"] = confidence, "none"
+    if min(x.size, y.size) < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
+        return out  # no spread to resample: the point, no p-value
+
+    def statistic(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
+        return u.mean(axis=axis) - v.mean(axis=axis)
+
+    for name in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", _stats.DegenerateDataWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = _stats.bootstrap(
+                (x, y),
+                statistic,
+                confidence_level=confidence,
+                n_resamples=BOOTSTRAP_RESAMPLES,
+                method=name,
+                random_state=np.random.default_rng(BOOTSTRAP_SEED),
+            )
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(low) and math.isfinite(high):
+            dist = res.bootstrap_distribution
+            share = min(float(np.mean(dist <= 0)), float(np.mean(dist >= 0)))
+            out.update(low=low, high=high, method=f"bootstrap-{name.lower()}")
+            out["p_value"] = min(1.0, 2.0 * share)
+            break
+    return out
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of ``p_values`` (same order as given)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p)
+    adjusted = np.empty_like(p)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (p.size - rank) * p[i]))
+        adjusted[i] = running
+    return [float(v) for v in adjusted]
 
 
 def mean_t(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:

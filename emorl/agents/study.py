@@ -49,15 +49,19 @@ STUDY_METRICS = (
     ("turns", "turns", "{:.2f}"),
 )
 CLAIM_METRICS = ("bad_news_success_rate", "success_rate", "final_mood", "bad_news_final_mood")
-DESIGNS = ("full", "one-at-a-time")
+DESIGNS = ("full", "one-at-a-time", "listed")
 RECOGNIZERS = ("text", "oracle", "bimodal")
 SPEC_KEYS = frozenset(
     {
         "name", "algo", "recognizer", "timesteps", "episodes", "arms", "factors", "primary",
-        "design", "seeds", "env_kwargs", "estimators", "hyperparams",
+        "design", "seeds", "env_kwargs", "estimators", "hyperparams", "premise", "cells",
     }
 )  # fmt: skip
 SHIPPED_SPEC = Path(__file__).resolve().parent / "hyperparams" / "study-v1.yml"
+PILOT = "pilot"  # spec timesteps: read the budget from <out>/pilot/pilot.json
+MOOD_MARGIN = 0.05  # a win with a bad-news final mood this much below level's trades mood
+PRIMARY_CONFIDENCE = 0.975  # the two primary comparisons' intervals (Holm over two)
+ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class StudySpec:
     name: str = "study"
     algo: str = "ppo"
     recognizer: str = "text"
-    timesteps: int = 100_000
+    timesteps: int | str = 100_000  # or "pilot": the budget the study's pilot fixed
     episodes: int = 200
     arms: tuple[str, ...] = VARIANTS
     factors: Mapping[str, list[Any]] = field(default_factory=dict)
@@ -80,6 +84,8 @@ class StudySpec:
     estimator_behaviour: str = "epsilon-scripted:0.5"
     estimator_seed: int = 0
     hyperparams: str | None = None
+    premise: tuple[str, ...] = ()  # premise.json files: which cells can test the claim
+    listed: tuple[Mapping[str, Any], ...] = ()  # design "listed": the cells after the primary
 
     def __post_init__(self) -> None:
         where = f"study {self.name!r}"
@@ -89,6 +95,8 @@ class StudySpec:
             raise ValueError(f"{where}: recognizer must be one of {list(RECOGNIZERS)}")
         for key in ("timesteps", "episodes", "seeds_primary", "seeds_other", "estimator_episodes"):
             value = getattr(self, key)
+            if key == "timesteps" and value == PILOT:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{where}: {key} must be a positive integer, got {value!r}")
         if not self.arms:
@@ -117,6 +125,23 @@ class StudySpec:
             missing = sorted(set(self.factors) - set(self.primary))
             if missing:
                 raise ValueError(f"{where}: design one-at-a-time needs primary levels of {missing}")
+        if self.design == "listed":
+            missing = sorted(set(self.factors) - set(self.primary))
+            if missing:
+                raise ValueError(f"{where}: design listed needs primary levels of {missing}")
+            for i, cell in enumerate(self.listed):
+                if set(cell) != set(self.factors):
+                    raise ValueError(
+                        f"{where}: cells[{i}] must give a level of every factor "
+                        f"{sorted(self.factors)}"
+                    )
+                for name, level in cell.items():
+                    if level not in self.factors[name]:
+                        raise ValueError(
+                            f"{where}: cells[{i}].{name}: {level!r} is not one of its levels"
+                        )
+        elif self.listed:
+            raise ValueError(f"{where}: cells are only read with design: listed")
 
     @property
     def primary_cell(self) -> dict[str, Any]:
@@ -128,6 +153,8 @@ class StudySpec:
         if not self.factors:
             return [{}]
         primary = self.primary_cell
+        if self.design == "listed":
+            return [primary] + [dict(c) for c in self.listed if dict(c) != primary]
         if self.design == "one-at-a-time":
             cells = [primary]
             for name, levels in self.factors.items():
@@ -143,12 +170,13 @@ class StudySpec:
         return self.seeds_primary if dict(cell) == self.primary_cell else self.seeds_other
 
     def trials(self) -> list[dict[str, Any]]:
-        """Every trial (arm, cell, seed) in report order: arm, then cell, then seed."""
+        """Every trial (arm, cell, seed) in run order: cell (the primary first), then seed,
+        then arm, so an interrupted study holds whole seeds of every arm, primary cell first."""
         return [
             {"reward": arm, "factors": dict(cell), "seed": seed}
-            for arm in self.arms
             for cell in self.cells()
             for seed in range(self.seeds_for(cell))
+            for arm in self.arms
         ]
 
     def replace(self, **changes: Any) -> StudySpec:
@@ -188,6 +216,18 @@ def load_study_spec(path: str | Path | None = None, **overrides: Any) -> StudySp
         if not isinstance(data["arms"], list):
             raise ValueError(f"{path}: arms must be a list of reward variants")
         kwargs["arms"] = tuple(data["arms"])
+    if "premise" in data:
+        found = data["premise"]
+        found = [found] if isinstance(found, str) else found
+        if not isinstance(found, list) or not all(isinstance(f, str) for f in found):
+            raise ValueError(f"{path}: premise must be a premise.json path or a list of them")
+        kwargs["premise"] = tuple(found)
+    if "cells" in data:
+        if not isinstance(data["cells"], list) or not all(
+            isinstance(c, dict) for c in data["cells"]
+        ):
+            raise ValueError(f"{path}: cells must be a list of mappings (factor: level)")
+        kwargs["listed"] = tuple(dict(c) for c in data["cells"])
     for key in ("factors", "primary", "env_kwargs"):
         if key in data:
             if not isinstance(data[key], dict):
@@ -241,13 +281,16 @@ def study_estimators(
             cache=out / "estimators",
             progress=progress,
         )
-        found[cell_key(cell)] = {k: str(e.metadata["folder"]) for k, e in fitted.items()}
+        # absolute: trials run in Ray workers with their own working directories
+        found[cell_key(cell)] = {
+            k: str(Path(e.metadata["folder"]).resolve()) for k, e in fitted.items()
+        }
     return found
 
 
 def cell_key(cell: Mapping[str, Any]) -> str:
     """A cell's label: ``success_bonus=1, lingering=0.95`` (``(defaults)`` for none)."""
-    return ", ".join(f"{k}={v}" for k, v in cell.items()) or "(defaults)"
+    return ", ".join(f"{k}={'fitted' if v is None else v}" for k, v in cell.items()) or "(defaults)"
 
 
 def plan(spec: StudySpec) -> dict[str, Any]:
@@ -263,7 +306,8 @@ def plan(spec: StudySpec) -> dict[str, Any]:
         "cells": [{"cell": cell_key(c), "seeds": spec.seeds_for(c)} for c in cells],
         "arms": list(spec.arms),
         "trials": len(trials),
-        "environment_steps": len(trials) * spec.timesteps,
+        "environment_steps": None if spec.timesteps == PILOT else len(trials) * spec.timesteps,
+        "timesteps": spec.timesteps,
         "estimator_fits": len(dynamic) * len(kinds),
     }
 
@@ -292,6 +336,11 @@ def run_study(
     require_ray()
     out = Path(out)
     begun = time.perf_counter()
+    if spec.timesteps == PILOT:
+        from emorl.agents.pilot import pilot_budget
+
+        spec = spec.replace(timesteps=pilot_budget(out))
+    testable = premise_verdicts(spec)
     estimators = study_estimators(spec, out, progress)
     configs = []
     for trial in spec.trials():
@@ -335,14 +384,16 @@ def run_study(
         key = cell_key(cell)
         arms = by_cell.get(key, {})
         dynamic = cell_key({k: v for k, v in cell.items() if k not in TASK_FACTORS})
+        primary = cell == spec.primary_cell
         cells.append(
             {
                 "cell": key,
                 "factors": cell,
-                "primary": cell == spec.primary_cell,
+                "primary": primary,
+                "dilemma": testable.get(key),
                 "summary": [aggregate(arm, arms[arm]) for arm in spec.arms if arm in arms],
                 "baselines": baselines[dynamic],
-                "claim": {other: compare_with_level(arms, other) for other in ("eq2", "eq1")},
+                "claim": claims(arms, primary=primary, dilemma=testable.get(key)),
             }
         )
     settings = {
@@ -413,46 +464,102 @@ def aggregate(name: str, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def difference(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
-    """Mean of ``a`` minus mean of ``b`` (independent seeds): a two-sample bootstrap 95 %
-    interval (``scipy.stats.bootstrap``, percentile, seeded) and Welch's p-value."""
-    from scipy.stats import bootstrap, ttest_ind
-
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    out: dict[str, Any] = {"difference": float(x.mean() - y.mean()), "low": None, "high": None}
-    if min(len(x), len(y)) > 1 and (np.ptp(x) > 0 or np.ptp(y) > 0):
-        res = bootstrap(
-            (x, y),
-            lambda u, v, axis=-1: u.mean(axis=axis) - v.mean(axis=axis),
-            method="percentile",
-            n_resamples=stats.BOOTSTRAP_RESAMPLES,
-            random_state=np.random.default_rng(stats.BOOTSTRAP_SEED),
-        )
-        out["low"] = float(res.confidence_interval.low)
-        out["high"] = float(res.confidence_interval.high)
-        out["welch_p"] = float(ttest_ind(x, y, equal_var=False).pvalue)
-    else:
-        out["low"] = out["high"] = out["difference"]
-        out["welch_p"] = None
-    out["method"] = "bootstrap two-sample, percentile"
-    return out
-
-
 def compare_with_level(
-    runs: Mapping[str, Sequence[dict[str, Any]]], arm: str = "eq2"
+    runs: Mapping[str, Sequence[dict[str, Any]]], arm: str = "eq2", confidence: float = 0.95
 ) -> dict[str, Any]:
-    """``arm`` vs ``level`` in one cell: differences of seed means with bootstrap intervals."""
+    """``arm`` vs ``level`` in one cell (docs/study.md, "Analysis"): per claim metric the
+    difference of seed means with a two-sample bootstrap interval at ``confidence`` and
+    its bootstrap p-value; ``trades_mood`` when the bad-news final mood is more than
+    ``MOOD_MARGIN`` below level's."""
     if arm not in runs or "level" not in runs:
         return {"tested": False, "why": f"needs both {arm} and level runs"}
-    out: dict[str, Any] = {"tested": True, "arm": arm}
+    out: dict[str, Any] = {"tested": True, "arm": arm, "confidence": confidence}
     for key in CLAIM_METRICS:
         a = [r[key]["value"] for r in runs[arm] if math.isfinite(r[key]["value"])]
         b = [r[key]["value"] for r in runs["level"] if math.isfinite(r[key]["value"])]
-        out[key] = {arm: float(np.mean(a)), "level": float(np.mean(b)), **difference(a, b)}
-    success, mood = out["bad_news_success_rate"], out["final_mood"]
-    not_lower = mood["high"] >= 0  # the final mood is not clearly lower
-    out["supported"] = bool(success["low"] > 0 and not_lower)
-    out["direction_only"] = bool(success["difference"] > 0 and not_lower)
+        out[key] = {
+            arm: float(np.mean(a)),
+            "level": float(np.mean(b)),
+            **stats.difference(a, b, confidence),
+        }
+    success, mood = out["bad_news_success_rate"], out["bad_news_final_mood"]
+    out["trades_mood"] = bool(mood["difference"] < -MOOD_MARGIN)
+    p = success.get("p_value")
+    out["p_value"] = p
+    out["significant"] = bool(p is not None and p < ALPHA and success["difference"] > 0)
+    return out
+
+
+def claims(
+    runs: Mapping[str, Sequence[dict[str, Any]]], *, primary: bool, dilemma: bool | None
+) -> dict[str, dict[str, Any]]:
+    """eq2 and eq1 against level in one cell, with the verdict the protocol reads.
+
+    In the primary cell the two comparisons are the study's primary ones: intervals at
+    ``PRIMARY_CONFIDENCE`` and Holm-adjusted p-values; elsewhere 95 % and unadjusted
+    (exploratory). ``dilemma`` (from the premise check; None when not given): in a cell
+    without the dilemma no result supports or refutes the claim ("not testable")."""
+    confidence = PRIMARY_CONFIDENCE if primary else 0.95
+    found = {arm: compare_with_level(runs, arm, confidence) for arm in ("eq2", "eq1")}
+    tested = [arm for arm, c in found.items() if c["tested"]]
+    if primary and tested:
+        raw = [found[arm]["p_value"] for arm in tested]
+        adjusted = stats.holm([1.0 if p is None else p for p in raw])
+        for arm, p_adj in zip(tested, adjusted, strict=True):
+            found[arm]["p_holm"] = p_adj
+            found[arm]["significant"] = bool(
+                p_adj < ALPHA and found[arm]["bad_news_success_rate"]["difference"] > 0
+            )
+    for arm in tested:
+        c = found[arm]
+        c["exploratory"] = not primary
+        c["verdict"] = verdict(c, dilemma)
+    return found
+
+
+def verdict(claim: Mapping[str, Any], dilemma: bool | None) -> str:
+    """The protocol's reading of one comparison."""
+    if dilemma is False:
+        return "not testable at these settings (no dilemma in the premise check)"
+    success = claim["bad_news_success_rate"]
+    if claim["significant"] and claim["trades_mood"]:
+        return "higher success, traded for a lower final mood"
+    if claim["significant"]:
+        return "supported" if claim.get("p_holm") is not None else "supported (exploratory)"
+    if success["difference"] > 0:
+        return "in the claimed direction, not significant"
+    return "not supported"
+
+
+def premise_verdicts(spec: StudySpec) -> dict[str, bool]:
+    """``{cell key: dilemma exists}`` for the spec's cells found in its premise files: the
+    dilemma exists where ``level``'s avoidance gap lies clearly above 0 (docs/study.md,
+    amendment 1); factor values of None (the fitted defaults) are left out when matching."""
+    import json
+
+    def norm(factors: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: float(v) if isinstance(v, int | float) else v
+                for k, v in factors.items() if v is not None}  # fmt: skip
+
+    known: list[tuple[dict[str, Any], bool]] = []
+    for name in spec.premise:
+        path = Path(name)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"study {spec.name!r}: premise file {path} not found "
+                "(run emorl study premise first)"
+            )
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known += [
+            (norm(c["factors"]), bool(c["variants"]["level"].get("clearly_prefers_avoiding")))
+            for c in data["cells"]
+        ]
+    out: dict[str, bool] = {}
+    for cell in spec.cells():
+        want = norm(cell)
+        for factors, dilemma in known:
+            if factors == want:
+                out[cell_key(cell)] = dilemma
     return out
 
 
@@ -487,23 +594,27 @@ def study_markdown(settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any
                 + " | ".join(fmt_cell(row[k], f) for k, _, f in STUDY_METRICS)
                 + " |"
             )
+        if c.get("dilemma") is not None:
+            lines += [
+                "",
+                "Premise check: the dilemma "
+                f"{'exists' if c['dilemma'] else 'does not exist'} in this cell.",
+            ]
         for arm, claim in c["claim"].items():
             if not claim.get("tested"):
                 continue
             s = claim["bad_news_success_rate"]
-            m = claim["final_mood"]
-            verdict = (
-                "supported"
-                if claim["supported"]
-                else "in the claimed direction, interval not above 0"
-                if claim["direction_only"]
-                else "not supported"
-            )
+            m = claim["bad_news_final_mood"]
+            level = f"{claim['confidence'] * 100:g} %"
+            p = claim.get("p_holm", claim.get("p_value"))
+            p_text = "n/a" if p is None else f"{p:.3f}"
+            p_name = "Holm-adjusted p" if "p_holm" in claim else "p (unadjusted)"
             lines += [
                 "",
-                f"- Verdict for {arm} − level: success on bad-news calls {s['difference']:+.3f} "
-                f"[{s['low']:+.3f}, {s['high']:+.3f}]; final mood {m['difference']:+.3f} "
-                f"[{m['low']:+.3f}, {m['high']:+.3f}]; **{verdict}**.",
+                f"- {arm} − level: success on bad-news calls {s['difference']:+.3f} "
+                f"[{s['low']:+.3f}, {s['high']:+.3f}] ({level}), {p_name} {p_text}; final mood "
+                f"on bad-news calls {m['difference']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}]; "
+                f"**{claim['verdict']}**.",
             ]
     lines += ["", "![learning curves](learning_curves.png)", "", "![bars](bars.png)", ""]
     return "\n".join(lines)

@@ -56,8 +56,9 @@ def variant_name(reward: str, factors: Mapping[str, Any]) -> str:
 
 def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]:
     """Train ``config["algo"]`` with ``reward``/``seed``/``factors`` for ``timesteps``
-    steps under ``run_root`` and evaluate it on ``episodes`` calls; the evaluation dict
-    with ``run`` (the run folder), ``seed``, ``reward`` and ``factors``.
+    steps under ``run_root`` and evaluate it on ``episodes`` calls (none for 0: a pilot
+    run); the evaluation dict with ``run`` (the run folder), ``seed``, ``reward`` and
+    ``factors``.
 
     ``config`` also holds ``recognizer`` and ``env_kwargs`` (without the reward), and
     may hold ``estimator`` (the reward estimator's folder for this trial's cell) and
@@ -91,13 +92,15 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
         overrides={"eval_freq": 0, "checkpoint_freq": 0},
         threads=1,
     )
-    judged = {**base, "reward": "none", "estimator": None}
-    result = evaluate_policy(
-        config["reward"],
-        env_kwargs=judged,
-        model=run_dir / "model.zip",
-        episodes=config["episodes"],
-    )
+    result: dict[str, Any] = {}
+    if int(config["episodes"]) > 0:  # 0: a pilot run, trained and not evaluated
+        judged = {**base, "reward": "none", "estimator": None}
+        result = evaluate_policy(
+            config["reward"],
+            env_kwargs=judged,
+            model=run_dir / "model.zip",
+            episodes=config["episodes"],
+        )
     result.update(
         run=str(run_dir), seed=int(config["seed"]), reward=config["reward"], factors=factors
     )
@@ -119,10 +122,9 @@ def tune_trial(config: dict[str, Any]) -> None:
         run_dir = Path(result["run"])
         (run_dir / RESULT_NAME).write_text(json.dumps(result), encoding="utf-8")
         metrics = {
-            "success_rate": result["success_rate"]["value"],
-            "final_mood": result["final_mood"]["value"],
-            "node": result["node"],
+            key: result[key]["value"] for key in ("success_rate", "final_mood") if key in result
         }
+        metrics["node"] = result["node"]
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(run_dir)))
 
 

@@ -79,6 +79,22 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(handler=_study_run)
 
+    pilot = kinds.add_parser(
+        "pilot", help="train every arm of a spec briefly to fix its timestep budget"
+    )
+    pilot.add_argument("--spec", type=Path, default=None, help="study YAML")
+    pilot.add_argument(
+        "--out", type=Path, default=None, help="the study's folder (default: runs/<spec name>)"
+    )
+    pilot.add_argument("--timesteps", type=int, default=200_000, help="steps per pilot run")
+    pilot.add_argument("--window", type=int, default=25_000, help="budget granularity in steps")
+    pilot.add_argument(
+        "--seeds", default="900,901", metavar="S1,S2", help="pilot seeds (not analysed)"
+    )
+    add_ray_arguments(pilot, "trials")
+    pilot.add_argument("--no-progress", action="store_true")
+    pilot.set_defaults(handler=_study_pilot)
+
     premise = kinds.add_parser(
         "premise",
         help="no training: fixed policies' returns under every reward variant and factor level",
@@ -225,6 +241,31 @@ def _study_run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     console.print(f"report written to {report}")
+    return 0
+
+
+def _study_pilot(args: argparse.Namespace) -> int:
+    from emorl.agents.pilot import run_pilot
+    from emorl.agents.study import load_study_spec
+
+    spec = load_study_spec(args.spec)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds {args.seeds!r}: expected integers S1,S2,...") from None
+    out = args.out if args.out is not None else Path("runs") / spec.name
+    path = run_pilot(
+        spec,
+        out,
+        timesteps=args.timesteps,
+        window=args.window,
+        seeds=seeds,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        progress=not args.no_progress,
+    )
+    budget = json.loads(path.read_text(encoding="utf-8"))["timesteps"]
+    console.print(f"pilot written to {path}: budget {budget:,} steps per agent")
     return 0
 
 
