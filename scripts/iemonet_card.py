@@ -95,7 +95,10 @@ def train_command(config: dict, folder: Path) -> str:
         options.append("--ood-audio")
     if "cross-fitted" in str(data.get("speech_outputs", "")):
         options.append("--oof-speech")
-    if config["calibration"]["source"].startswith("given"):
+    source = config["calibration"]["source"]
+    if source.startswith("given") and "OOD cross-validation in" in source:
+        options.append("--temperature ood")  # read from the first --ood-results
+    elif source.startswith("given"):
         options.append(f"--temperature {config['temperature']}")
     val = len(data.get("val_speakers") or [])
     options.append("--val-fraction 0.2" if val else "--val-fraction 0")
@@ -130,8 +133,18 @@ def main() -> None:
         "An IEmoNet of emorl: four classes (`neutral`, `happy`, `sad`, `angry`), the shipped",
         f"TER `{config['parts']['ter']['name']}` and SER `{ser_name}` frozen, a "
         f"{model['kind']} fusion block, and the packaged Whisper tiny.en as ASR.",
-        "`IEmoNet.from_pretrained()` loads the default offline; `emorl recognize FILE.wav "
-        "--json` runs it.",
+        *(
+            [
+                "`IEmoNet.from_pretrained()` loads it (the default) offline; `emorl recognize "
+                "FILE.wav --json` runs it."
+            ]
+            if args.model.name == "iemonet-4class"
+            else [
+                f'`IEmoNet.from_pretrained(ser="{ser_name}")` loads it offline; `emorl '
+                f"recognize FILE.wav --ser {ser_name} --json` (or `emorl demo --ser "
+                f"{ser_name}`) runs it."
+            ]
+        ),
         "",
         "## What is in this folder",
         f"- `model.safetensors`: the fusion block only ({model['hidden_size']} hidden units, "

@@ -269,3 +269,24 @@ def test_mismatched_parts_are_refused(parts) -> None:
     ter, ser, _ = parts
     with pytest.raises(ValueError, match="train a fusion block for this TER"):
         IEmoNet.from_parts(ter=ter, ser=ser, fusion=FusionBlock.create(FusionConfig()))
+
+
+def test_train_fusion_reads_its_temperature_from_an_ood_run(tmp_path: Path) -> None:
+    import argparse
+
+    from emorl.cli.fusion import _temperature
+
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"temperature_mean": 1.25}))
+    args = argparse.Namespace(temperature="ood", temperature_note="", ood_results=[results])
+    found = _temperature(args)
+    assert found["temperature"] == 1.25 and str(results) in found["temperature_note"]
+    assert _temperature(argparse.Namespace(temperature="1.5", temperature_note="x",
+                                           ood_results=[]))["temperature"] == 1.5  # fmt: skip
+    with pytest.raises(ValueError, match="needs --ood-results"):
+        _temperature(argparse.Namespace(temperature="ood", temperature_note="", ood_results=[]))
+    with pytest.raises(ValueError, match="a number or 'ood'"):
+        _temperature(argparse.Namespace(temperature="warm", temperature_note="", ood_results=[]))
+    results.write_text("{}")
+    with pytest.raises(ValueError, match="no temperature_mean"):
+        _temperature(args)

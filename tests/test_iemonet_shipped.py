@@ -43,3 +43,24 @@ def test_shipped_model_predicts_both_branches(model: IEmoNet) -> None:
     assert list(result.fused) == ["neutral", "happy", "sad", "angry"]
     assert abs(sum(result.fused.values()) - 1) < 1e-5
     assert result.ter["angry"] > 0.5
+
+
+WHISPER_IEMONET = DEFAULT_IEMONET_DIR.parent / "iemonet-whisper-tiny-4class"
+
+
+@pytest.mark.skipif(not (WHISPER_IEMONET / "config.json").is_file(), reason="not built")
+def test_the_whisper_iemonet_reads_the_asr_pass_and_hears_the_voice(shared_data) -> None:
+    config = json.loads((WHISPER_IEMONET / "config.json").read_text())
+    assert config["parts"]["ser"]["name"] == "ser-whisper-tiny-4class"
+    assert config["model"]["reliability"] and config["calibration"]["source"].startswith("given")
+    net = IEmoNet.from_pretrained(ser="ser-whisper-tiny-4class")
+    assert net.ser.adapt_prior == 1.0  # one clip of a new caller still carries its emotion
+    actor = shared_data / "ravdess" / "Actor_01"
+    angry, calm = actor / "03-01-05-02-01-01-01.flac", actor / "03-01-01-01-01-01-01.flac"
+    # each clip as a first turn: the caller heard once, as in emorl demo
+    results = [net.predict(p, speaker="actor1", speaker_history=[]) for p in (angry, calm)]
+    for result in results:
+        assert result.branches == ("ter", "ser") and "kids" in result.transcript.lower()
+        assert abs(sum(result.fused.values()) - 1) < 1e-5
+    # the same sentence in two voices: the SER hears the difference
+    assert results[0].ser["angry"] > results[1].ser["angry"] + 0.2

@@ -439,3 +439,27 @@ def test_trim_settings_are_validated(monkeypatch) -> None:
     monkeypatch.setattr(SpeechFeatureExtractor, "frame_names", property(lambda self: ["a", "b"]))
     with pytest.raises(ValueError, match="no energy descriptor"):
         SpeechFeatureExtractor().energy_column()
+
+
+def test_a_prior_shrinks_a_new_speakers_few_clips_towards_the_global_statistics() -> None:
+    rng = np.random.default_rng(0)
+    train = [rng.normal(size=8) for _ in range(40)]
+    norm = FeatureNormalizer.fit(train, "speaker", ["a"] * 20 + ["b"] * 20)
+    one = rng.normal(loc=1.0, size=8)
+    # one pooled vector as its own statistics normalises to (near) zeros: the signal is gone
+    bare = norm.adapt([one], ["new"])
+    assert np.abs(bare.transform(one, "new")).max() < 0.1  # zeros up to float32 rounding
+    shrunk = norm.adapt([one], ["new"], prior_count=4)
+    out = shrunk.transform(one, "new")
+    glob = (one - norm.mean) / norm.std
+    assert np.all(np.sign(out) == np.sign(glob)) and np.abs(out).max() > 0.1
+    # the shrunk statistics are those of the clip pooled with 4 clips of the global ones
+    mean, _ = shrunk.speaker_stats["new"]
+    assert np.allclose(mean, (one + 4 * norm.mean) / 5, atol=1e-5)
+    # with many clips the prior barely matters
+    many = [rng.normal(loc=1.0, size=8) for _ in range(400)]
+    a = norm.adapt(many, ["m"] * 400).speaker_stats["m"][0]
+    b = norm.adapt(many, ["m"] * 400, prior_count=4).speaker_stats["m"][0]
+    assert np.abs(a - b).max() < 0.02
+    with pytest.raises(ValueError, match="prior_count must be >= 0"):
+        norm.adapt([one], ["new"], prior_count=-1)

@@ -300,6 +300,30 @@ def test_speaker_statistics_from_a_few_clips() -> None:
         ser.proba_inputs(list(test_x[:2]), [None, None], adapt=False)
 
 
+def test_one_clip_of_a_new_speaker_still_carries_its_emotion(tmp_path: Path) -> None:
+    x, labels, names = _vectors(dim=16)
+    ser = WhisperSER(LABELS, C=0.1).fit_vectors(x, labels, names)
+    assert ser.adapt_prior == 1.0 and WhisperSER(LABELS, head="attention").adapt_prior == 0.0
+    test_x, test_labels, _ = _vectors(seed=0, speakers=1, dim=16)
+    outputs = []
+    for vector in test_x[:8]:  # the demo's first turn: the speaker heard once
+        norm = ser.speaker_normalizer([vector], ["caller"])
+        outputs.append(ser.proba_inputs([vector], ["caller"], normalizer=norm)[0])
+    # without the prior every clip normalised on itself alone gets the same posteriors
+    bare = WhisperSER(LABELS, C=0.1, adapt_prior=0).fit_vectors(x, labels, names)
+    flat = [bare.proba_inputs([v], ["c"], normalizer=bare.speaker_normalizer([v], ["c"]))[0]
+            for v in test_x[:8]]  # fmt: skip
+    assert np.ptp(np.stack(flat), axis=0).max() < 1e-6
+    assert np.ptp(np.stack(outputs), axis=0).max() > 0.1
+    # saved with the model; a folder saved before the prior existed loads without one
+    folder = ser.save_pretrained(tmp_path / "ser")
+    assert WhisperSER.from_pretrained(folder).adapt_prior == 1.0
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    del config["adapt_prior"]
+    (folder / CONFIG_NAME).write_text(json.dumps(config))
+    assert WhisperSER.from_pretrained(folder).adapt_prior == 0.0
+
+
 def test_model_card_is_rendered_from_the_config() -> None:
     x, labels, names = _vectors(dim=16)
     ser = WhisperSER(LABELS, C=0.1).fit_vectors(x, labels, names)

@@ -6,6 +6,7 @@ import argparse
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
@@ -131,9 +132,9 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     train.add_argument("--val-fraction", type=float, default=0.2, help="speakers held out")
     train.add_argument(
         "--temperature",
-        type=float,
         default=None,
-        help="store this temperature instead of the one fitted on the held-out speakers",
+        help="store this temperature instead of the one fitted on the held-out speakers; "
+        "'ood': the mean per-fold temperature of the first --ood-results",
     )
     train.add_argument("--temperature-note", default="", help="where --temperature came from")
     train.add_argument(
@@ -329,6 +330,30 @@ def _reliability(value: str) -> tuple[str, ...]:
     return names
 
 
+def _temperature(args: argparse.Namespace) -> dict[str, Any]:
+    """``--temperature`` as a number, or read from the first ``--ood-results`` (``ood``)."""
+    value, note = args.temperature, args.temperature_note
+    if value is None:
+        return {"temperature": None, "temperature_note": note}
+    if value != "ood":
+        try:
+            return {"temperature": float(value), "temperature_note": note}
+        except ValueError:
+            raise ValueError(f"--temperature {value!r}: a number or 'ood'") from None
+    if not args.ood_results:
+        raise ValueError("--temperature ood needs --ood-results RESULTS.json")
+    path = args.ood_results[0]
+    try:
+        found = float(json.loads(Path(path).read_text(encoding="utf-8"))["temperature_mean"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: no temperature_mean to read ({err})") from None
+    note = note or (
+        f"mean of the per-fold temperatures of the OOD cross-validation in {path} (fitted on "
+        "held-out actors and voices of its training rows)"
+    )
+    return {"temperature": found, "temperature_note": note}
+
+
 def train_fusion(args: argparse.Namespace) -> int:
     from emorl.recognizers.experiments.paired import FusionTrainJob, run_train_fusion
     from emorl.recognizers.fusion.model import FusionConfig
@@ -354,8 +379,7 @@ def train_fusion(args: argparse.Namespace) -> int:
             device=checked_device(args),
         ),
         val_fraction=args.val_fraction,
-        temperature=args.temperature,
-        temperature_note=args.temperature_note,
+        **_temperature(args),
         cv_results=args.cv_results,
         ood_results=args.ood_results,
         transcripts=args.transcripts,

@@ -48,6 +48,12 @@ def train_command(config: Mapping[str, Any], out: str) -> str:
         parts.append(f"--degrade {','.join(degrade)}")
     if adapt:
         parts.append(f"--adapt-clips {','.join(adapt)}")
+    from emorl.recognizers.speech.whisper import ADAPT_PRIOR_CLIPS
+
+    prior = config.get("adapt_prior")
+    default = 0.0 if head.get("kind") == "attention" else ADAPT_PRIOR_CLIPS
+    if prior is not None and prior != default:
+        parts.append(f"--adapt-prior {prior:g}")
     if crossval:
         parts.append(f"--cv-folds {crossval.get('folds', 5)}")
     parts.append(f"--seed {config.get('seed', 0)} --out {out}")
@@ -135,8 +141,15 @@ def whisper_ser_card(config: Mapping[str, Any], name: str, *, has_confusion: boo
         + ("frames" if config.get("normalizer_level") == "frames" else "pooled vectors")
         + "). The statistics of the training actors are stored; a new speaker is normalised "
         "with statistics from their own unlabelled clips (`adapt_speaker`, or every clip of "
-        "a speaker in evaluation); without them the global training statistics are used, "
-        "with a warning.",
+        "a speaker in evaluation)"
+        + (
+            f", shrunk towards the training statistics by {config['adapt_prior']:g} "
+            f"pseudo-clip{'' if config['adapt_prior'] == 1 else 's'} (so that one or two "
+            "clips do not normalise to zeros or noise)"
+            if config.get("adapt_prior")
+            else ""
+        )
+        + "; without them the global training statistics are used, with a warning.",
         "- Files: `model.safetensors` (head weights and normaliser statistics, float32; no "
         "frame data), `config.json` (everything on this card).",
         "",
@@ -171,8 +184,8 @@ def whisper_ser_card(config: Mapping[str, Any], name: str, *, has_confusion: boo
     lines += [
         f"Seed {config.get('seed', 0)}. Training on all actors took "
         f"{training.get('seconds', '?')} s on {training.get('threads', '?')} threads "
-        f"(features included; {training.get('total_seconds', '?')} s with the "
-        "cross-validation). Rebuild:",
+        f"(encoder states computed or read from the feature cache; "
+        f"{training.get('total_seconds', '?')} s with the cross-validation). Rebuild:",
         "",
         "```bash",
         train_command(config, name),
@@ -196,7 +209,8 @@ def whisper_ser_card(config: Mapping[str, Any], name: str, *, has_confusion: boo
         ]
         for key, row in conditions.items():
             label = CONDITION_NAMES.get(key) or (
-                f"speaker statistics from {key.removeprefix('adapt_k')} unlabelled clips"
+                f"speaker statistics from {key.removeprefix('adapt_k')} unlabelled "
+                + ("clip" if key == "adapt_k1" else "clips")
                 if key.startswith("adapt_k")
                 else key
             )
@@ -240,4 +254,24 @@ def whisper_ser_card(config: Mapping[str, Any], name: str, *, has_confusion: boo
         "use, share alike, attribute the RAVDESS authors.",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(_wrap(lines))
+
+
+def _wrap(lines: list[str], width: int = 92) -> list[str]:
+    """Prose lines and bullets wrapped at ``width``; tables, code and front matter as is."""
+    import textwrap
+
+    out: list[str] = []
+    fenced = False
+    for line in lines:
+        if line.startswith("```"):
+            fenced = not fenced
+        keep = fenced or not line or line[0] in "|#!`-" and not line.startswith("- ")
+        if keep or len(line) <= width or line.startswith("  "):
+            out.append(line)
+            continue
+        indent = "  " if line.startswith("- ") else ""
+        out += textwrap.wrap(
+            line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+        )
+    return out

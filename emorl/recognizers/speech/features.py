@@ -446,6 +446,19 @@ class _Moments:
         self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
         self.count = total
 
+    def add_prior(self, count: float, mean: np.ndarray, std: np.ndarray) -> None:
+        """Pool in ``count`` pseudo-frames with this ``mean`` and ``std`` (shrinkage)."""
+        if count <= 0:
+            return
+        assert self.mean is not None and self.m2 is not None
+        prior_mean = np.asarray(mean, dtype=np.float64)
+        prior_m2 = np.asarray(std, dtype=np.float64) ** 2 * count
+        total = self.count + count
+        delta = prior_mean - self.mean
+        self.mean = self.mean + delta * (count / total)
+        self.m2 = self.m2 + prior_m2 + delta**2 * (self.count * count / total)
+        self.count = total
+
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         assert self.mean is not None and self.m2 is not None
         return self.mean.astype(np.float32), np.sqrt(self.m2 / self.count).astype(np.float32)
@@ -486,8 +499,12 @@ def _check_speakers(
 
 
 def _speaker_stats(
-    sequences: list[np.ndarray], speakers: list[str]
+    sequences: list[np.ndarray],
+    speakers: list[str],
+    prior: tuple[float, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-speaker mean and std; ``prior`` ``(count, mean, std)`` pools that many
+    pseudo-frames of the given statistics into each speaker's (shrinkage towards them)."""
     grouped: dict[str, list[np.ndarray]] = {}
     for sequence, speaker in zip(sequences, speakers, strict=True):
         grouped.setdefault(speaker, []).append(sequence)
@@ -496,6 +513,8 @@ def _speaker_stats(
         moments = _moments_of(group, f"sequences of speaker {speaker!r}")
         if moments.count == 0:
             raise ValueError(f"speaker {speaker!r} has no frames")
+        if prior is not None:
+            moments.add_prior(*prior)
         stats[speaker] = moments.result()
     return stats
 
@@ -608,14 +627,22 @@ class FeatureNormalizer:
         return cls(mode="speaker", mean=mean, std=std, speaker_stats=_speaker_stats(frames, names))
 
     def adapt(
-        self, sequences: Sequence[np.ndarray], speakers: Sequence[str], *, overwrite: bool = False
+        self,
+        sequences: Sequence[np.ndarray],
+        speakers: Sequence[str],
+        *,
+        overwrite: bool = False,
+        prior_count: float = 0.0,
     ) -> FeatureNormalizer:
         """A copy with per-speaker stats of new speakers, from their unlabelled sequences.
 
         This is the speaker-normalisation protocol for unseen (test) speakers: their own clips
         give their statistics; no labels are used. ``self`` is not changed. A speaker that
         already has statistics is an error (a speaker in both training and test data) unless
-        ``overwrite`` is true.
+        ``overwrite`` is true. ``prior_count`` > 0 shrinks each new speaker's statistics
+        towards the global ones, as if that many frames (for 1-D vectors: clips) of the
+        global statistics were pooled in: one clip of a speaker then normalises to a scaled
+        global normalisation instead of to zeros.
         """
         if self.mode != "speaker":
             raise ValueError(f"adapt() applies to mode='speaker', not {self.mode!r}")
@@ -631,14 +658,21 @@ class FeatureNormalizer:
                 f"speakers already have statistics: {known[:5]}; pass overwrite=True to replace"
             )
         stats = {s: (m.copy(), d.copy()) for s, (m, d) in self.speaker_stats.items()}
-        stats.update(_speaker_stats(frames, names))
         assert self.mean is not None and self.std is not None
+        if prior_count < 0:
+            raise ValueError(f"prior_count must be >= 0, got {prior_count}")
+        prior = (float(prior_count), self.mean, self.std) if prior_count > 0 else None
+        stats.update(_speaker_stats(frames, names, prior))
         return FeatureNormalizer(
             mode="speaker", mean=self.mean.copy(), std=self.std.copy(), speaker_stats=stats
         )
 
     def covering(
-        self, sequences: Sequence[np.ndarray], speakers: Sequence[str] | None
+        self,
+        sequences: Sequence[np.ndarray],
+        speakers: Sequence[str] | None,
+        *,
+        prior_count: float = 0.0,
     ) -> FeatureNormalizer:
         """This normaliser, adapted (a copy) to the speakers of ``speakers`` it has no stats for.
 
@@ -651,7 +685,9 @@ class FeatureNormalizer:
         new = [i for i, name in enumerate(names) if name not in self.speaker_stats]
         if not new:
             return self
-        return self.adapt([sequences[i] for i in new], [names[i] for i in new])
+        return self.adapt(
+            [sequences[i] for i in new], [names[i] for i in new], prior_count=prior_count
+        )
 
     # -------------------------------------------------------------- applying
 

@@ -488,6 +488,9 @@ class WhisperEncoderFeatures:
 # ------------------------------------------------------------------ the classifier
 
 
+ADAPT_PRIOR_CLIPS = 1.0  # pseudo-clips of the training statistics in a new speaker's
+
+
 class WhisperSER:
     """Per-speaker z-normalised Whisper encoder states -> a head (``logreg`` or ``attention``).
 
@@ -497,7 +500,10 @@ class WhisperSER:
     states, z-normalised per speaker (over all that speaker's frames), and a small additive
     attention head (:class:`emorl.recognizers.speech.heads.AttentionHead`, ``attention``
     settings, ``seed``). ``spec`` (:class:`FeatureSpec`) says how the states are made; a
-    saved model refuses states made another way.
+    saved model refuses states made another way. A new speaker's statistics come from
+    their own unlabelled clips, shrunk towards the training statistics by ``adapt_prior``
+    pseudo-clips (default 1 for the pooled head, 0 for frame states): one or two clips of
+    a speaker would otherwise normalise to zeros or to noise.
     """
 
     def __init__(
@@ -514,6 +520,7 @@ class WhisperSER:
         threads: int = 2,
         cache_dir: str | Path | bool | None = None,
         features: WhisperEncoderFeatures | None = None,
+        adapt_prior: float | None = None,
     ) -> None:
         from emorl.recognizers.speech.heads import make_head
 
@@ -530,6 +537,12 @@ class WhisperSER:
         self.model = str(model) if features is None else features.model
         self.head = make_head(head, C=C, c_grid=c_grid, attention=attention)
         self.seed = int(seed)
+        # pseudo-clips of the training statistics pooled into a new speaker's (pooled heads)
+        if adapt_prior is None:
+            adapt_prior = 0.0 if self.head.frame_level else ADAPT_PRIOR_CLIPS
+        if adapt_prior < 0:
+            raise ValueError(f"adapt_prior must be >= 0, got {adapt_prior}")
+        self.adapt_prior = float(adapt_prior)
         self.threads, self.cache_dir = threads, cache_dir
         self._features = features
         self.model_fingerprint: str | None = None
@@ -679,7 +692,12 @@ class WhisperSER:
         """The normaliser with statistics of ``speakers`` from these unlabelled inputs."""
         self._check_fitted()
         assert self.normalizer is not None
-        return self.normalizer.adapt(list(inputs), [str(s) for s in speakers], overwrite=True)
+        return self.normalizer.adapt(
+            list(inputs),
+            [str(s) for s in speakers],
+            overwrite=True,
+            prior_count=self.adapt_prior,
+        )
 
     def adapt_speaker(
         self, speaker: str, clips: Sequence[AudioLike], *, sampling_rate: int | None = None
@@ -719,7 +737,9 @@ class WhisperSER:
         norm = normalizer or self.normalizer
         if adapt and normalizer is None:
             known = [i for i, n in enumerate(names) if n is not None]
-            norm = norm.covering([inputs[i] for i in known], [names[i] for i in known])
+            norm = norm.covering(
+                [inputs[i] for i in known], [names[i] for i in known], prior_count=self.adapt_prior
+            )
         return [norm.transform(v, n) for v, n in zip(inputs, names, strict=True)]
 
     def proba_inputs(
@@ -848,6 +868,7 @@ class WhisperSER:
             "seed": self.seed,
             "normalizer_mode": "speaker",
             "normalizer_level": "frames" if self.head.frame_level else "pooled",
+            "adapt_prior": self.adapt_prior,
             "pooling": "attention" if self.head.frame_level else "mean+std",
             "C": self.chosen_c,
             "c_grid": list(self.c_grid),
@@ -875,12 +896,12 @@ class WhisperSER:
         folder = Path(folder)
         arrays = {**self.head.to_arrays(), **self.normalizer.to_arrays()}
         with staged_folder(folder) as stage:
-            save_file(arrays, str(stage / WEIGHTS_NAME))
+            atomic_write(stage / WEIGHTS_NAME, lambda tmp: save_file(arrays, str(tmp)))
             write_json(stage / CONFIG_NAME, self.config())
             if card is not None:
-                (stage / "README.md").write_text(card, encoding="utf-8")
+                atomic_write(stage / "README.md", lambda tmp: tmp.write_text(card, "utf-8"))
             for name, source in (files or {}).items():
-                shutil.copyfile(source, stage / name)
+                atomic_write(stage / name, lambda tmp, src=source: shutil.copyfile(src, tmp))
         return folder
 
     @classmethod
@@ -926,6 +947,7 @@ class WhisperSER:
             seed=config.get("seed", 0),
             threads=threads,
             cache_dir=cache_dir,
+            adapt_prior=config.get("adapt_prior", 0.0),  # saved before shrinkage: none
         )
         try:
             if head_config["kind"] == "logreg":
@@ -983,6 +1005,7 @@ def crossval_whisper_ser(
     degradations: Sequence[str] = (),
     adapt_clips: Sequence[int] = (),
     adapt_draws: int = 5,
+    adapt_prior: float | None = None,
     threads: int = 2,
     cache_dir: str | Path | bool | None = None,
     out: str | Path | None = None,
@@ -1006,6 +1029,9 @@ def crossval_whisper_ser(
       test clips degraded so, each speaker normalised on their own degraded clips;
     * ``adapt_clips``: e.g. ``(4, 8)``: each test speaker's statistics from only k of their
       clips drawn at random (``adapt_draws`` draws, their scores averaged per fold).
+
+    ``adapt_prior``: pseudo-clips of the training statistics pooled into each test
+    speaker's (:class:`WhisperSER`; None: its default).
 
     Returns the summary (WA = accuracy and UA mean ± std with ``ddof=1`` over fold x seed
     runs, confusion, per-fold details, every condition under ``conditions``, timings);
@@ -1078,6 +1104,7 @@ def crossval_whisper_ser(
             attention=attention,
             seed=run_seed,
             features=features,
+            adapt_prior=adapt_prior,
         )
         train_inputs = [clean[i] for i in train] + [c[i] for c in copies for i in train]
         repeats = 1 + len(copies)
@@ -1317,6 +1344,7 @@ def train_whisper_ser(
     cv_folds: int | None = 5,
     degradations: Sequence[str] = (),
     adapt_clips: Sequence[int] = (),
+    adapt_prior: float | None = None,
     threads: int = 2,
     cache_dir: str | Path | bool | None = None,
     progress: bool = False,
@@ -1352,6 +1380,7 @@ def train_whisper_ser(
                 augmentation=augmentation,
                 degradations=degradations,
                 adapt_clips=adapt_clips,
+                adapt_prior=adapt_prior,
                 threads=threads,
                 cache_dir=cache_dir,
                 out=tmp,
@@ -1378,6 +1407,7 @@ def train_whisper_ser(
             seed=seed,
             threads=threads,
             cache_dir=cache_dir,
+            adapt_prior=adapt_prior,
         )
         fit_begun = time.perf_counter()
         ser.fit(
@@ -1472,6 +1502,13 @@ def add_whisper_options(parser: Any) -> None:
         default="",
         help="comma-separated k: also score speaker statistics from only k clips (e.g. 4,8)",
     )
+    parser.add_argument(
+        "--adapt-prior",
+        type=float,
+        default=None,
+        help="pseudo-clips of the training statistics pooled into a new speaker's "
+        f"(default {ADAPT_PRIOR_CLIPS:g} for logreg, 0 for attention)",
+    )
 
 
 def recipe_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -1488,6 +1525,7 @@ def recipe_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "augmentation": _augmentation_arg(args.augment),
         "degradations": tuple(d for d in args.degrade.split(",") if d),
         "adapt_clips": tuple(int(k) for k in args.adapt_clips.split(",") if k),
+        "adapt_prior": args.adapt_prior,
     }
 
 
