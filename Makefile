@@ -39,6 +39,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_ser.py
 	$(PY) benchmarks/bench_asr.py
 	$(PY) benchmarks/bench_iemonet.py
+	$(PY) benchmarks/bench_iemonet.py --ser ser-whisper-tiny-4class
 	$(PY) benchmarks/bench_demo.py
 	$(PY) benchmarks/bench_whisper_ser.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_env.py

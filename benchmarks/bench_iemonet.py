@@ -16,9 +16,12 @@ voiced tone. ``OMP_WAIT_POLICY=PASSIVE`` is set (see below). Writes
 ``--ser ser-whisper-tiny-4class`` runs the IEmoNet built on that SER instead (the shipped
 IEmoNet whose fusion block was trained on it; with the Whisper SER one encoder pass serves
 ASR and SER, so ``features`` is the slicing of the ASR's states and ``ser`` the head) and
-writes ``benchmarks/results/iemonet-<ser>.json``.
+writes ``benchmarks/results/iemonet-<ser>.json``. ``--untrained-fusion`` composes the
+shipped TER, that SER and a freshly initialised fusion block of the right width instead
+(for timings only, before a block is trained for the SER; its posteriors mean nothing).
 
-    python benchmarks/bench_iemonet.py [--data DIR] [--threads 2] [--repeats 30] [--ser NAME]
+    python benchmarks/bench_iemonet.py [--data DIR] [--threads 2] [--repeats 30] \
+        [--ser NAME [--untrained-fusion]]
 """
 
 from __future__ import annotations
@@ -55,12 +58,25 @@ def clip(data: Path, seconds: float = 3.0) -> tuple[np.ndarray, str]:
 
 
 SER: str | None = None  # --ser, passed on to each phase
+UNTRAINED_FUSION = False  # --untrained-fusion
 
 
 def _model(**kwargs):
-    from emorl.recognizers.iemonet import IEmoNet
+    from emorl.recognizers.iemonet import IEmoNet, default_asr
 
-    return IEmoNet.from_pretrained(ser=SER, **kwargs)
+    if not UNTRAINED_FUSION:
+        return IEmoNet.from_pretrained(ser=SER, **kwargs)
+    from emorl.recognizers.fusion.model import FusionBlock, FusionConfig
+    from emorl.recognizers.speech.branch import load_ser, speech_branch
+    from emorl.recognizers.text.model import TextEmotionRecognizer
+
+    ter = TextEmotionRecognizer.from_pretrained()
+    ser = load_ser(SER)
+    config = FusionConfig(
+        text_size=ter.config.hidden_size, speech_size=speech_branch(ser).feature_size
+    )
+    block = FusionBlock.create(config, seed=0)
+    return IEmoNet(ter, ser, block, asr=default_asr(None))
 
 
 def phase_load(data: Path, threads: int, repeats: int) -> dict:
@@ -123,11 +139,16 @@ def main() -> None:
     parser = phase_arguments(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--ser", default=None, help="SER name or folder (default: the shipped)")
+    parser.add_argument(
+        "--untrained-fusion",
+        action="store_true",
+        help="with --ser: an untrained fusion block of the right width (timings only)",
+    )
     args = parser.parse_args()
     import torch
 
-    global SER
-    SER = args.ser
+    global SER, UNTRAINED_FUSION
+    SER, UNTRAINED_FUSION = args.ser, args.untrained_fusion
     torch.set_num_threads(args.threads)
     if args.phase:
         print(json.dumps(PHASES[args.phase](args.data, args.threads, args.repeats)))
@@ -135,13 +156,21 @@ def main() -> None:
     report = {
         "machine": {"cpu_threads": args.threads, "python": platform.python_version()},
         "ser": args.ser or "shipped default",
+        "fusion": "untrained block of the right width: timings only"
+        if args.untrained_fusion
+        else "shipped",
         **{
             name: run_phase(
                 __file__,
                 name,
                 args.data,
                 args.threads,
-                ["--repeats", str(args.repeats), *(["--ser", args.ser] if args.ser else [])],
+                [
+                    "--repeats",
+                    str(args.repeats),
+                    *(["--ser", args.ser] if args.ser else []),
+                    *(["--untrained-fusion"] if args.untrained_fusion else []),
+                ],
             )
             for name in PHASES
         },
