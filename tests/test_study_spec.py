@@ -199,3 +199,22 @@ def test_study_run_dry_run_prints_the_plan(tmp_path: Path, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["plan"]["trials"] == 2 * 2 * 2 and out["plan"]["environment_steps"] == 8 * 64
     assert out["spec"]["name"] == "tiny" and out["plan"]["estimator_fits"] == 2
+
+
+def test_finished_trials_are_read_from_the_study_folder_without_ray(tmp_path: Path) -> None:
+    from emorl.agents.tune import RESULT_NAME, experiment_name, finished_trials
+
+    configs = [{"reward": r, "factors": {"lingering": 0.95}, "seed": 0} for r in ("eq2", "level")]
+    fixed = {"algo": "ppo", "timesteps": 64}
+    folder = tmp_path / experiment_name({"fixed": fixed, "configs": configs})
+    done = folder / "eq2_lingering=0.95_seed0_x" / "checkpoint_000000"
+    done.mkdir(parents=True)
+    (done / RESULT_NAME).write_text(json.dumps({**configs[0], "success_rate": {"value": 1.0}}))
+    half = folder / "level_lingering=0.95_seed0_y" / "checkpoint_000000"
+    half.mkdir(parents=True)
+    (half / RESULT_NAME).write_text("{")  # still being copied: not finished
+    found = finished_trials(configs, fixed, out=tmp_path)
+    assert found[0]["success_rate"] == {"value": 1.0} and found[0]["run"] == str(done)
+    assert found[1] is None
+    # another study's settings never read these trials
+    assert finished_trials(configs, {**fixed, "timesteps": 65}, out=tmp_path) == [None, None]

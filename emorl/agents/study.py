@@ -319,13 +319,17 @@ def run_study(
     workers: int | None = None,
     ray_address: str | None = None,
     progress: bool = True,
+    partial: bool = False,
 ) -> Path:
     """Fit the estimators, run every trial on Ray Tune (resuming), aggregate per cell;
-    write ``report.md``, ``study.json`` and PNGs into ``out`` and return the report's path."""
+    write ``report.md``, ``study.json`` and PNGs into ``out`` and return the report's path.
+
+    ``partial``: train nothing; aggregate the trials finished so far (a study still running
+    or stopped) into ``report-partial.md`` / ``study-partial.json`` / ``*-partial.png``."""
     from emorl.agents.evaluate import evaluate_policy
     from emorl.agents.report import bar_chart, learning_curves
     from emorl.agents.train import resolve_env_kwargs
-    from emorl.agents.tune import run_trials, variant_name
+    from emorl.agents.tune import finished_trials, run_trials, variant_name
     from emorl.artifacts import atomic_write, write_json
     from emorl.reward.features import KINDS
     from emorl.reward.premise import TASK_FACTORS
@@ -333,7 +337,8 @@ def run_study(
 
     if workers is not None and workers < 1:
         raise ValueError("--workers must be positive")
-    require_ray()
+    if not partial:
+        require_ray()
     out = Path(out)
     begun = time.perf_counter()
     if spec.timesteps == PILOT:
@@ -356,9 +361,14 @@ def run_study(
     }
     if spec.hyperparams is not None:
         fixed["hyperparams"] = str(spec.hyperparams)
-    results = run_trials(
-        configs, fixed, out=out, workers=workers, address=ray_address, progress=progress
-    )
+    if partial:
+        results = [r for r in finished_trials(configs, fixed, out=out) if r is not None]
+        if not results:
+            raise FileNotFoundError(f"{out}: no finished trial of this study yet")
+    else:
+        results = run_trials(
+            configs, fixed, out=out, workers=workers, address=ray_address, progress=progress
+        )
     by_cell: dict[str, dict[str, list[dict[str, Any]]]] = {}
     curves: dict[str, list[Path]] = {}
     for result in results:
@@ -403,16 +413,21 @@ def run_study(
         "ray": {"address": ray_address or "local", "workers": workers},
         "nodes": len({r.get("node") for r in results}),
         "wall_seconds": round(time.perf_counter() - begun, 1),
+        "finished_trials": len(results),
+        "partial": partial,
     }
-    write_json(out / "study.json", {"settings": settings, "cells": cells, "runs": results})
-    learning_curves(curves, out / "learning_curves.png", f"{spec.algo}: training calls by arm")
+    tag = "-partial" if partial else ""
+    write_json(out / f"study{tag}.json", {"settings": settings, "cells": cells, "runs": results})
+    learning_curves(
+        curves, out / f"learning_curves{tag}.png", f"{spec.algo}: training calls by arm"
+    )
     primary = cells[0]
     bar_chart(
         primary["summary"] + primary["baselines"],
-        out / "bars.png",
+        out / f"bars{tag}.png",
         f"{spec.name}, primary cell {primary['cell']}: {spec.timesteps:,} steps",
     )
-    report = out / "report.md"
+    report = out / f"report{tag}.md"
     text = study_markdown(settings, cells)
     atomic_write(report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return report
@@ -574,7 +589,13 @@ def study_markdown(settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any
         f"{settings['algo'].upper()}, {settings['timesteps']:,} environment steps per agent, "
         f"recognizer `{settings['recognizer']}`, {settings['episodes']} evaluation calls per "
         f"agent (the same calls for every agent and baseline), design `{settings['design']}`, "
-        f"{settings['plan']['trials']} trials; wall time {settings['wall_seconds'] / 60:.1f} "
+        f"{settings['plan']['trials']} trials"
+        + (
+            f" (**partial: {settings['finished_trials']} finished so far**)"
+            if settings.get("partial")
+            else ""
+        )
+        + f"; wall time {settings['wall_seconds'] / 60:.1f} "
         "min. Agents: mean over seeds [bootstrap 95 %]; baselines: one evaluation [Wilson 95 % "
         "for rates, t for means]. Success and mood are the simulator's truth, not the "
         "recognizer's. Estimators fitted per cell on "
@@ -616,5 +637,12 @@ def study_markdown(settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any
                 f"on bad-news calls {m['difference']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}]; "
                 f"**{claim['verdict']}**.",
             ]
-    lines += ["", "![learning curves](learning_curves.png)", "", "![bars](bars.png)", ""]
+    tag = "-partial" if settings.get("partial") else ""
+    lines += [
+        "",
+        f"![learning curves](learning_curves{tag}.png)",
+        "",
+        f"![bars](bars{tag}.png)",
+        "",
+    ]
     return "\n".join(lines)

@@ -195,6 +195,24 @@ def run_trials(
     return [found[_trial_id(c)] for c in configs]
 
 
+def finished_trials(
+    configs: Sequence[Mapping[str, Any]], fixed: Mapping[str, Any], *, out: str | Path
+) -> list[dict[str, Any] | None]:
+    """The results of the trials of :func:`run_trials` ``(configs, fixed)`` that have
+    finished so far (None for the others), read from the study folder without Ray and
+    without training anything: a look at a study that is still running or was stopped."""
+    path = Path(out).resolve() / experiment_name({"fixed": dict(fixed), "configs": list(configs)})
+    found: dict[str, dict[str, Any]] = {}
+    for result_path in path.glob(f"*/checkpoint_*/{RESULT_NAME}"):
+        try:
+            result = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # a checkpoint still being copied
+        result["run"] = str(result_path.parent)
+        found[_trial_id(result)] = result
+    return [found.get(_trial_id(c)) for c in configs]
+
+
 def _trial_id(config: Mapping[str, Any]) -> str:
     return json.dumps(
         {k: config[k] for k in ("reward", "factors", "seed")}, sort_keys=True, default=str

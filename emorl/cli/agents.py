@@ -75,6 +75,11 @@ def register(train_kinds, evaluate_kinds, commands) -> None:
     run.add_argument(
         "--dry-run", action="store_true", help="print the cells, trials and steps; run nothing"
     )
+    run.add_argument(
+        "--partial",
+        action="store_true",
+        help="train nothing: report the trials finished so far (report-partial.md)",
+    )
     add_ray_arguments(run, "trials")
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(handler=_study_run)
@@ -239,6 +244,7 @@ def _study_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         ray_address=args.ray_address,
         progress=not args.no_progress,
+        partial=args.partial,
     )
     console.print(f"report written to {report}")
     return 0
