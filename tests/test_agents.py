@@ -260,7 +260,8 @@ def test_reward_study_writes_report_and_figures(tmp_path: Path) -> None:
     )
     report = reward_study(**settings)
     text = report.read_text()
-    assert "| eq2 |" in text and "| scripted |" in text and "Verdict" in text
+    assert "| eq2 |" in text and "| scripted |" in text
+    assert "eq2 − level: success on bad-news calls" in text
     assert (tmp_path / "bars.png").stat().st_size > 1000
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000
     data = json.loads((tmp_path / "study.json").read_text())
