@@ -118,15 +118,8 @@ def run_pilot(
         for seed in seeds
         for arm in spec.arms
     ]
-    fixed: dict[str, Any] = {
-        "algo": spec.algo,
-        "timesteps": int(timesteps),
-        "recognizer": spec.recognizer,
-        "episodes": 0,  # no evaluation: the pilot reads training returns only
-        "env_kwargs": dict(spec.env_kwargs),
-    }
-    if spec.hyperparams is not None:
-        fixed["hyperparams"] = str(spec.hyperparams)
+    # episodes 0: no evaluation, the pilot reads training returns only
+    fixed = spec.trial_settings(int(timesteps), episodes=0)
     results = run_trials(
         configs, fixed, out=folder, workers=workers, address=ray_address, progress=progress
     )
@@ -194,7 +187,7 @@ def pilot_plot(report: Mapping[str, Any], out: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from emorl.agents.report import _save
+    from emorl.agents.report import save_png
 
     window = report["window"]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -208,4 +201,4 @@ def pilot_plot(report: Mapping[str, Any], out: str | Path) -> Path:
     ax.set_title(f"Pilot: {report['cell']}", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, out)
+    return save_png(fig, out)

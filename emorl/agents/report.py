@@ -72,7 +72,7 @@ def bar_chart(results: Sequence[dict[str, Any]], out: str | Path, title: str = "
         ax.axhline(0, color="black", lw=0.6)
     fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, out)
+    return save_png(fig, out)
 
 
 def learning_curves(
@@ -109,7 +109,7 @@ def learning_curves(
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, out)
+    return save_png(fig, out)
 
 
 def _binned(path: Path, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -124,7 +124,8 @@ def _binned(path: Path, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     return (edges[1:], succ, mood)
 
 
-def _save(fig: Any, out: str | Path) -> Path:
+def save_png(fig: Any, out: str | Path) -> Path:
+    """Write a matplotlib figure as PNG atomically and close it."""
     import matplotlib.pyplot as plt
 
     from emorl.artifacts import atomic_write

@@ -179,6 +179,19 @@ class StudySpec:
             for arm in self.arms
         ]
 
+    def trial_settings(self, timesteps: int, episodes: int) -> dict[str, Any]:
+        """What every trial of this spec shares (the Tune experiment's fixed settings)."""
+        fixed: dict[str, Any] = {
+            "algo": self.algo,
+            "timesteps": timesteps,
+            "recognizer": self.recognizer,
+            "episodes": episodes,
+            "env_kwargs": dict(self.env_kwargs),
+        }
+        if self.hyperparams is not None:
+            fixed["hyperparams"] = str(self.hyperparams)
+        return fixed
+
     def replace(self, **changes: Any) -> StudySpec:
         return dataclasses.replace(self, **changes)
 
@@ -352,15 +365,7 @@ def run_study(
         if trial["reward"] in KINDS and estimators:
             trial["estimator"] = estimators[cell_key(trial["factors"])][trial["reward"]]
         configs.append(trial)
-    fixed: dict[str, Any] = {
-        "algo": spec.algo,
-        "timesteps": spec.timesteps,
-        "recognizer": spec.recognizer,
-        "episodes": spec.episodes,
-        "env_kwargs": dict(spec.env_kwargs),
-    }
-    if spec.hyperparams is not None:
-        fixed["hyperparams"] = str(spec.hyperparams)
+    fixed = spec.trial_settings(spec.timesteps, spec.episodes)
     if partial:
         results = [r for r in finished_trials(configs, fixed, out=out) if r is not None]
         if not results:

@@ -206,7 +206,7 @@ def credit_figure(rows: Sequence[Mapping[str, Any]], out: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from emorl.agents.report import _save
+    from emorl.agents.report import save_png
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     variants = list(dict.fromkeys(r["variant"] for r in rows))
@@ -233,4 +233,4 @@ def credit_figure(rows: Sequence[Mapping[str, Any]], out: str | Path) -> Path:
         ax.set_title(title, fontsize=9)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, out)
+    return save_png(fig, out)

@@ -479,7 +479,7 @@ def premise_figure(cells: Sequence[Mapping[str, Any]], out: str | Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
 
-    from emorl.agents.report import _save
+    from emorl.agents.report import save_png
 
     shown = [v for v in VARIANTS if v != "none"]
     gaps = np.array(
@@ -505,4 +505,4 @@ def premise_figure(cells: Sequence[Mapping[str, Any]], out: str | Path) -> Path:
         fontsize=9,
     )
     fig.tight_layout()
-    return _save(fig, out)
+    return save_png(fig, out)
