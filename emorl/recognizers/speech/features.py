@@ -436,7 +436,18 @@ class _Moments:
             return
         values = frames.astype(np.float64)
         mean = values.mean(axis=0)
-        m2 = ((values - mean) ** 2).sum(axis=0)
+        self._merge(n, mean, ((values - mean) ** 2).sum(axis=0))
+
+    def add_prior(self, count: float, mean: np.ndarray, std: np.ndarray) -> None:
+        """Pool in ``count`` pseudo-frames with this ``mean`` and ``std`` (shrinkage)."""
+        if count <= 0:
+            return
+        assert self.mean is not None and self.m2 is not None
+        std64 = np.asarray(std, dtype=np.float64)
+        self._merge(count, np.asarray(mean, dtype=np.float64), std64**2 * count)
+
+    def _merge(self, n: float, mean: np.ndarray, m2: np.ndarray) -> None:
+        """Chan et al.'s update with a group of ``n`` values of this mean and sum of squares."""
         if self.mean is None or self.m2 is None:
             self.count, self.mean, self.m2 = n, mean, m2
             return
@@ -444,19 +455,6 @@ class _Moments:
         delta = mean - self.mean
         self.mean = self.mean + delta * (n / total)
         self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
-        self.count = total
-
-    def add_prior(self, count: float, mean: np.ndarray, std: np.ndarray) -> None:
-        """Pool in ``count`` pseudo-frames with this ``mean`` and ``std`` (shrinkage)."""
-        if count <= 0:
-            return
-        assert self.mean is not None and self.m2 is not None
-        prior_mean = np.asarray(mean, dtype=np.float64)
-        prior_m2 = np.asarray(std, dtype=np.float64) ** 2 * count
-        total = self.count + count
-        delta = prior_mean - self.mean
-        self.mean = self.mean + delta * (count / total)
-        self.m2 = self.m2 + prior_m2 + delta**2 * (self.count * count / total)
         self.count = total
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
