@@ -190,6 +190,21 @@ def test_the_shipped_v2_spec_follows_amendment_1() -> None:
     assert plan(spec)["trials"] == 6 * (10 + 5)
 
 
+def test_the_speech_spec_repeats_the_primary_comparison_on_v2s_budget() -> None:
+    from emorl.agents.train import resolve_env_kwargs
+
+    spec = load_study_spec(Path("emorl/agents/hyperparams/study-v2-speech.yml"))
+    text = load_study_spec(Path("emorl/agents/hyperparams/study-v2.yml"))
+    assert spec.recognizer == "bimodal" and spec.arms == ("level", "eq1", "eq2")
+    assert spec.cells() == [text.cells()[0]] and spec.pilot == "runs/study-v2"
+    assert plan(spec)["trials"] == 3 * 5
+    kwargs = {**spec.env_kwargs, "recognizer": spec.recognizer}
+    resolved = resolve_env_kwargs("EmoDialogue-v1", None, kwargs, progress=False)
+    assert resolved["bimodal_cache"].endswith("bimodal-posteriors")  # shared on disk
+    asr = resolve_env_kwargs("EmoDialogue-v1", None, {**kwargs, "transcripts": "asr"}, False)
+    assert "bimodal_cache" not in asr
+
+
 def test_study_run_dry_run_prints_the_plan(tmp_path: Path, capsys) -> None:
     from emorl.cli import main
 

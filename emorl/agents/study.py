@@ -55,10 +55,11 @@ SPEC_KEYS = frozenset(
     {
         "name", "algo", "recognizer", "timesteps", "episodes", "arms", "factors", "primary",
         "design", "seeds", "env_kwargs", "estimators", "hyperparams", "premise", "cells",
+        "pilot",
     }
 )  # fmt: skip
 SHIPPED_SPEC = Path(__file__).resolve().parent / "hyperparams" / "study-v1.yml"
-PILOT = "pilot"  # spec timesteps: read the budget from <out>/pilot/pilot.json
+PILOT = "pilot"  # spec timesteps: the budget from <pilot or out>/pilot/pilot.json
 MOOD_MARGIN = 0.05  # a win with a bad-news final mood this much below level's trades mood
 PRIMARY_CONFIDENCE = 0.975  # the two primary comparisons' intervals (Holm over two)
 ALPHA = 0.05
@@ -86,6 +87,7 @@ class StudySpec:
     hyperparams: str | None = None
     premise: tuple[str, ...] = ()  # premise.json files: which cells can test the claim
     listed: tuple[Mapping[str, Any], ...] = ()  # design "listed": the cells after the primary
+    pilot: str | None = None  # the study folder whose pilot fixes timesteps (default: out)
 
     def __post_init__(self) -> None:
         where = f"study {self.name!r}"
@@ -221,7 +223,9 @@ def load_study_spec(path: str | Path | None = None, **overrides: Any) -> StudySp
         raise ValueError(f"{path}: unknown field {unknown[0]!r}; fields: {sorted(SPEC_KEYS)}")
     kwargs: dict[str, Any] = {
         k: data[k]
-        for k in ("name", "algo", "recognizer", "timesteps", "episodes", "design", "hyperparams")
+        for k in (
+            "name", "algo", "recognizer", "timesteps", "episodes", "design", "hyperparams", "pilot"
+        )
         if k in data
     }
     kwargs.setdefault("name", path.stem)
@@ -274,6 +278,7 @@ def study_estimators(
 ) -> dict[str, dict[str, str]]:
     """Fit (or reuse) the estimators of the study's estimated arms for every cell; returns
     ``{cell key: {kind: folder}}`` (cell key: :func:`cell_key`)."""
+    from emorl.agents.train import resolve_env_kwargs
     from emorl.reward.features import KINDS
     from emorl.reward.premise import TASK_FACTORS
     from emorl.reward.training import estimators_for
@@ -285,6 +290,8 @@ def study_estimators(
     for cell in spec.cells():
         dynamic = {k: v for k, v in cell.items() if k not in TASK_FACTORS}
         kwargs = {**spec.env_kwargs, "recognizer": spec.recognizer, **dynamic}
+        if spec.recognizer == "bimodal":  # rollouts share the trials' posteriors on disk
+            kwargs = resolve_env_kwargs("EmoDialogue-v1", None, kwargs, progress)
         fitted = estimators_for(
             kwargs,
             kinds,
@@ -357,7 +364,7 @@ def run_study(
     if spec.timesteps == PILOT:
         from emorl.agents.pilot import pilot_budget
 
-        spec = spec.replace(timesteps=pilot_budget(out))
+        spec = spec.replace(timesteps=pilot_budget(spec.pilot or out))
     testable = premise_verdicts(spec)
     estimators = study_estimators(spec, out, progress)
     configs = []

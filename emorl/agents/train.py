@@ -32,8 +32,11 @@ def run_name(env_id: str, algo: str, reward: str, seed: int) -> str:
 def resolve_env_kwargs(
     env_id: str, reward: str | None, extra: dict[str, Any] | None, progress: bool = True
 ) -> dict[str, Any]:
-    """Environment kwargs: the YAML's, the reward variant, and for EmoDialogue in text mode
-    the shared posteriors cache (built once per machine, see :mod:`emorl.envs.cache`)."""
+    """Environment kwargs: the YAML's, the reward variant, and for EmoDialogue the shared
+    posteriors cache: in text mode the shipped replies' (built once per machine, see
+    :mod:`emorl.envs.cache`), with the shipped IEmoNet (bimodal mode, provided or noisy
+    transcripts) a folder every run on this machine fills and reads
+    (``<cache root>/bimodal-posteriors``, :class:`~emorl.envs.shards.PosteriorShards`)."""
     kwargs = dict(extra or {})
     if reward is not None:
         kwargs["reward"] = reward
@@ -42,6 +45,15 @@ def resolve_env_kwargs(
         from emorl.envs.cache import ensure_ter_cache
 
         kwargs["recognizer_cache"] = str(ensure_ter_cache(progress=progress))
+    shipped_bimodal = (
+        kwargs.get("recognizer") == "bimodal"
+        and kwargs.get("bimodal_model") is None
+        and kwargs.get("transcripts", "noisy") != "asr"
+    )
+    if env_id.startswith("EmoDialogue") and shipped_bimodal and "bimodal_cache" not in kwargs:
+        from emorl.paths import cache_root
+
+        kwargs["bimodal_cache"] = str(cache_root("bimodal-posteriors"))
     return kwargs
 
 

@@ -62,8 +62,8 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
 
     ``config`` also holds ``recognizer`` and ``env_kwargs`` (without the reward), and
     may hold ``estimator`` (the reward estimator's folder for this trial's cell) and
-    ``hyperparams`` (a YAML; default the shipped one); the text recognizer's posteriors
-    cache is resolved on the machine that runs the trial. The agent is evaluated with
+    ``hyperparams`` (a YAML; default the shipped one); the text and bimodal posteriors
+    caches are resolved on the machine that runs the trial. The agent is evaluated with
     reward ``none`` (the metrics are the caller's truth, not a reward).
     """
     import torch
@@ -75,7 +75,8 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
     torch.set_num_threads(1)
     factors = dict(config.get("factors") or {})
     extra = {**config.get("env_kwargs", {}), "recognizer": config["recognizer"], **factors}
-    extra.pop("recognizer_cache", None)  # a path on the caller's machine: resolve it here
+    for local in ("recognizer_cache", "bimodal_cache"):  # paths on the caller's machine
+        extra.pop(local, None)  # resolved here
     if config.get("estimator") is not None:
         extra["estimator"] = config["estimator"]
     base = resolve_env_kwargs(ENV_ID, None, extra, progress=False)

@@ -100,7 +100,9 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
     (``"provided"``, ``"noisy"``, ``"asr"``: with ``"asr"`` the system hears slot values
     from the transcript) with ``wer``; ``speech`` (synthesised audio in ``info["audio"]``);
     ``recognizer_cache`` (an ``.npz`` of text-mode posteriors); ``speech_cache`` (a
-    folder for synthesised WAV files); ``success_bonus``, ``hangup_penalty`` (finite
+    folder for synthesised WAV files); ``bimodal_cache`` (a folder of bimodal posteriors on
+    disk, shared by every process and trial with the same model and voice:
+    :class:`~emorl.envs.shards.PosteriorShards`); ``success_bonus``, ``hangup_penalty`` (finite
     numbers) and ``escalation_cost`` (a finite number ≥ 0).
 
     ## Version History
@@ -111,10 +113,11 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
       heard-value confidence per slot in the observation, pluggable user simulators,
       ``max_turns`` truncation inside the environment, ``gym.make_vec`` through a
       vector entry point. Later additions with the old behaviour as default:
-      ``escalation_cost``, the ``level_exempt`` variant. Changed default (emorl 0.2): the
-      variants ``delta_est``/``delta_pest`` became ``eq2``/``eq1`` with separate
-      estimators (``eq2`` fitted to the reward term, ``eq1`` to every emotion's change),
-      and the default reward is ``eq2`` with the shipped estimator for the recognizer.
+      ``escalation_cost``, the ``level_exempt`` variant, ``bimodal_cache``. Changed
+      default (emorl 0.2): the variants ``delta_est``/``delta_pest`` became
+      ``eq2``/``eq1`` with separate estimators (``eq2`` fitted to the reward term, ``eq1``
+      to every emotion's change), and the default reward is ``eq2`` with the shipped
+      estimator for the recognizer.
     * v0: initial version (retired; its results are reproducible from emorl 0.1.0 at
       commit 618af5c).
     """
@@ -145,6 +148,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
         speech: bool = False,
         recognizer_cache: str | Path | None = None,
         speech_cache: str | Path | None = None,
+        bimodal_cache: str | Path | None = None,
         success_bonus: float = 0.0,
         hangup_penalty: float = 0.0,
         escalation_cost: float = 0.0,
@@ -203,6 +207,7 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             wer,
             recognizer_cache,
             speech_cache,
+            bimodal_cache,
         )
         self.recognizer_name = recognizer_name(recognizer)
         # with ASR transcripts the system hears slot values from what Whisper transcribed
@@ -516,6 +521,13 @@ class EmoDialogueEnv(gym.Env[np.ndarray, np.int64]):
             }
         )
 
+    def close(self) -> None:
+        """Write what the recognizer's disk cache has not written yet."""
+        flush = getattr(self.recognizer, "flush", None)
+        if callable(flush):
+            flush()
+        super().close()
+
     def render(self) -> str | None:
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode")
@@ -546,6 +558,7 @@ def make_recognizer(
     wer: float,
     cache: str | Path | None = None,
     speech_cache: str | Path | None = None,
+    bimodal_cache: str | Path | None = None,
 ) -> EmotionRecognizer:
     """The recognizer a mode names (text and bimodal models are shared and load lazily)."""
     if not isinstance(recognizer, str):
@@ -560,20 +573,22 @@ def make_recognizer(
         from emorl.envs.tts import SpeechSynthesiser
 
         if bimodal_model is None:  # the shipped IEmoNet: one per process, like text mode
-            key = ("bimodal", transcripts, float(wer), str(speech_cache))
+            key = ("bimodal", transcripts, float(wer), str(speech_cache), str(bimodal_cache))
             if key not in _SHARED_BIMODAL:
                 _SHARED_BIMODAL[key] = BimodalRecognizer(
                     _default_bimodal_model(),
                     SpeechSynthesiser(cache_dir=speech_cache),
                     transcripts=transcripts,
                     wer=wer,
+                    cache_dir=bimodal_cache,
                 )
             return _SHARED_BIMODAL[key]
         return BimodalRecognizer(
-            bimodal_model if bimodal_model is not None else _default_bimodal_model(),
+            bimodal_model,
             SpeechSynthesiser(cache_dir=speech_cache),
             transcripts=transcripts,
             wer=wer,
+            cache_dir=bimodal_cache,
         )
     raise ValueError(f"unknown recognizer {recognizer!r}; choose from {list(RECOGNIZERS)}")
 

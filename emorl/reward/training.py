@@ -656,8 +656,9 @@ def estimators_for(
     from emorl.fingerprint import sha256_json
 
     kwargs = {k: v for k, v in env_kwargs.items() if k not in TASK_KWARGS}
+    settings = {k: v for k, v in kwargs.items() if k != "bimodal_cache"}  # where, not what
     key = {
-        "env_kwargs": serialisable_kwargs(kwargs),
+        "env_kwargs": serialisable_kwargs(settings),
         "recognizer": recognizer_signature(kwargs),
         "episodes": episodes,
         "seed": seed,
