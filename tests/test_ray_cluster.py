@@ -95,9 +95,12 @@ def test_study_trials_run_on_both_nodes_as_they_run_here(cluster, tmp_path: Path
         "recognizer": "oracle",
         "episodes": 3,
         "env_kwargs": {"estimator": None},
+        "checkpoint_steps": 512,  # partial checkpoints reported along the way
     }
     results = run_trials(configs, fixed, out=tmp_path / "study", progress=False)
     assert {r["node"] for r in results} == _nodes()  # one trial per node
+    partials = list((tmp_path / "study").rglob("partial/checkpoints/model_512_steps.zip"))
+    assert len(partials) == len(configs)  # and they change nothing in the result
     assert all(Path(r["run"]).is_relative_to(tmp_path / "study") for r in results)
     plain = sequential_trials(configs, fixed, tmp_path / "plain")  # here, no Ray
     for remote, local in zip(results, plain, strict=True):

@@ -6,6 +6,7 @@ and ``test_agents.py`` (the reward study on a local Ray).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -142,3 +143,39 @@ def test_train_agent_options_reach_rllib(monkeypatch, tmp_path: Path) -> None:
     assert seen["seed"] == 2 and seen["address"] is None
     with pytest.raises(ValueError, match="PPO"):
         train_from_args(parser.parse_args([*argv, "--algo", "dqn"]))
+
+
+def test_an_interrupted_trial_continues_from_its_partial_checkpoint(tmp_path: Path) -> None:
+    import shutil
+
+    from ray import tune
+
+    from emorl.agents.tune import PARTIAL_NAME, _restore_partial, run_trial
+
+    config = {
+        "algo": "ppo", "timesteps": 128, "recognizer": "oracle", "episodes": 2,
+        "env_kwargs": {"estimator": None}, "reward": "level", "factors": {}, "seed": 0,
+        "checkpoint_steps": 48,
+    }  # fmt: skip
+    saved: list[Path] = []
+
+    def keep(path: Path) -> None:  # what tune_trial reports, as a Tune checkpoint folder
+        folder = tmp_path / f"reported-{len(saved)}" / PARTIAL_NAME
+        (folder / "checkpoints").mkdir(parents=True)
+        shutil.copy2(path, folder / "checkpoints" / path.name)
+        shutil.copy2(path.parent.parent / "curve.json", folder / "curve.json")
+        saved.append(folder.parent)
+
+    whole = run_trial(config, tmp_path / "whole", on_checkpoint=keep)
+    assert len(saved) >= 2 and "resumed_at_step" not in whole  # every 48 steps
+    resume = _restore_partial(tune.Checkpoint.from_directory(str(saved[0])), tmp_path / "r")
+    assert resume is not None and resume.name == "model_48_steps.zip"
+    resumed = run_trial(config, tmp_path / "resumed", resume=resume)
+    assert resumed["resumed_at_step"] == 48
+    run = json.loads((Path(resumed["run"]) / "run.json").read_text(encoding="utf-8"))
+    assert run["timesteps"] >= 128 and run["resumed_from"] == str(resume)
+    final = tmp_path / "final"
+    final.mkdir()
+    (final / "trial_result.json").write_text("{}", encoding="utf-8")
+    assert _restore_partial(tune.Checkpoint.from_directory(str(final)), tmp_path / "f") is None
+    assert _restore_partial(None, tmp_path / "n") is None

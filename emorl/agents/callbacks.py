@@ -4,6 +4,7 @@ SB3's own (``learn(progress_bar=True)``, rich)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +54,27 @@ class EpisodeCurve(BaseCallback):
 class AtomicCheckpoint(CheckpointCallback):
     """Stable-Baselines3's checkpoints (``<name>_<steps>_steps.zip`` every ``save_freq``
     calls), each written to a temporary file and renamed, with the learning curve so far:
-    a run killed at any moment leaves whole checkpoints and a curve to resume from."""
+    a run killed at any moment leaves whole checkpoints and a curve to resume from
+    (``on_save``: told of each, e.g. to hand it to Ray Tune)."""
 
-    def __init__(self, *args: Any, curve: EpisodeCurve | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        curve: EpisodeCurve | None = None,
+        on_save: Callable[[Path], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.curve = curve
+        self.on_save = on_save  # called with each checkpoint once it and the curve are whole
 
     def _on_step(self) -> bool:
         if self.n_calls % self.save_freq == 0:
-            save_model(self.model, self._checkpoint_path(extension="zip"))
+            path = save_model(self.model, self._checkpoint_path(extension="zip"))
             if self.curve is not None:
                 self.curve.save()
+            if self.on_save is not None:
+                self.on_save(Path(path))
         return True
 
 

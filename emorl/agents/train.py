@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +74,10 @@ def train(
     overrides: dict[str, Any] | None = None,
     threads: int = 1,
     device: str = "cpu",
+    on_checkpoint: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Train one agent and return its run folder (``threads``: torch's CPU threads).
+    """Train one agent and return its run folder (``threads``: torch's CPU threads;
+    ``on_checkpoint``: called with each checkpoint written, every ``checkpoint_freq``).
 
     ``resume`` continues from a checkpoint's weights and optimiser state (and prepends its
     run's learning curve up to it); the environments start new calls and the random
@@ -152,6 +154,7 @@ def train(
                 str(run_dir / "checkpoints"),
                 name_prefix="model",
                 curve=curve,
+                on_save=on_checkpoint,
             )
         )
     eval_env = None

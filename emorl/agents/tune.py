@@ -7,7 +7,10 @@ trial's run folder (``model.zip``, ``run.json``, ``curve.json``, ``tb/``, and
 ``trial_result.json``, the evaluation) is its Tune checkpoint, under
 ``<study>/trials-<settings digest>/<trial>/checkpoint_000000/``. Running the same study
 again restores the experiment (``Tuner.restore``): finished trials are not rerun, an
-interrupted or failed one starts over; other settings get another experiment folder.
+interrupted one continues from its latest partial checkpoint (every
+:data:`CHECKPOINT_STEPS` steps; its result then records ``resumed_at_step``, since the
+restarted random streams make it close to, not identical with, an uninterrupted run), a
+failed one starts over; other settings get another experiment folder.
 
 Each trial takes one CPU and pins torch to one thread, and every random number it draws
 comes from its seed: its result is the same run in sequence here or on any node of a
@@ -18,8 +21,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ from emorl.fingerprint import sha256_json
 
 ENV_ID = "EmoDialogue-v1"
 RESULT_NAME = "trial_result.json"
+PARTIAL_NAME = "partial"  # a trial's checkpoint before it finished: the agent so far
+CHECKPOINT_STEPS = 25_000  # how often a trial under Tune reports its agent so far (default)
 # what may differ between two runs of one trial: where it ran and where it was written
 PLACE_KEYS = ("run", "node")
 
@@ -54,11 +60,19 @@ def variant_name(reward: str, factors: Mapping[str, Any]) -> str:
     return " ".join([reward, *(f"{k}={v}" for k, v in factors.items())])
 
 
-def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]:
+def run_trial(
+    config: Mapping[str, Any],
+    run_root: str | Path,
+    *,
+    resume: str | Path | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
+) -> dict[str, Any]:
     """Train ``config["algo"]`` with ``reward``/``seed``/``factors`` for ``timesteps``
     steps under ``run_root`` and evaluate it on ``episodes`` calls (none for 0: a pilot
     run); the evaluation dict with ``run`` (the run folder), ``seed``, ``reward`` and
-    ``factors``.
+    ``factors``. ``resume`` continues a checkpoint of this trial; ``on_checkpoint`` gets
+    one every ``config["checkpoint_steps"]`` steps (default :data:`CHECKPOINT_STEPS`;
+    none without ``on_checkpoint``).
 
     ``config`` also holds ``recognizer`` and ``env_kwargs`` (without the reward), and
     may hold ``estimator`` (the reward estimator's folder for this trial's cell) and
@@ -81,6 +95,7 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
         extra["estimator"] = config["estimator"]
     base = resolve_env_kwargs(ENV_ID, None, extra, progress=False)
     base.pop("reward", None)
+    every = int(config.get("checkpoint_steps", CHECKPOINT_STEPS))
     run_dir = train(
         config["algo"],
         reward=config["reward"],
@@ -90,8 +105,10 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
         env_kwargs=base,
         hyperparams=config.get("hyperparams"),
         progress=False,
-        overrides={"eval_freq": 0, "checkpoint_freq": 0},
+        overrides={"eval_freq": 0, "checkpoint_freq": every if on_checkpoint else 0},
         threads=1,
+        resume=resume,
+        on_checkpoint=on_checkpoint,
     )
     result: dict[str, Any] = {}
     if int(config["episodes"]) > 0:  # 0: a pilot run, trained and not evaluated
@@ -105,6 +122,8 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
     result.update(
         run=str(run_dir), seed=int(config["seed"]), reward=config["reward"], factors=factors
     )
+    if resume is not None:  # a resumed trial says so: its random streams were restarted
+        result["resumed_at_step"] = _checkpoint_steps(Path(resume))
     write_json(run_dir / RESULT_NAME, result)
     return result
 
@@ -112,13 +131,29 @@ def run_trial(config: Mapping[str, Any], run_root: str | Path) -> dict[str, Any]
 def tune_trial(config: dict[str, Any]) -> None:
     """The Tune trainable: :func:`run_trial` of the fixed settings and ``config["trial"]``
     in a scratch folder, reported with the run folder as the trial's checkpoint (Tune
-    copies it into the study's storage)."""
+    copies it into the study's storage). Every :data:`CHECKPOINT_STEPS` steps the agent so
+    far is reported as a partial checkpoint (``partial/``); a trial Tune restores after
+    an interruption continues from its latest one."""
     import ray
     from ray import tune
 
     merged = {**{k: v for k, v in config.items() if k != "trial"}, **config["trial"]}
     with tempfile.TemporaryDirectory(prefix="emorl-trial-") as scratch:
-        result = run_trial(merged, scratch)
+        resume = _restore_partial(tune.get_checkpoint(), Path(scratch) / "resumed")
+
+        def report_partial(path: Path) -> None:
+            with tempfile.TemporaryDirectory(prefix="emorl-partial-") as folder:
+                target = Path(folder) / PARTIAL_NAME
+                (target / "checkpoints").mkdir(parents=True)
+                shutil.copy2(path, target / "checkpoints" / path.name)
+                curve = path.parent.parent / "curve.json"
+                if curve.is_file():
+                    shutil.copy2(curve, target / "curve.json")
+                steps = {"timesteps_done": _checkpoint_steps(path)}
+                tune.report(steps, checkpoint=tune.Checkpoint.from_directory(folder))
+
+        result = run_trial(merged, scratch, resume=resume, on_checkpoint=report_partial)
+        shutil.rmtree(Path(result["run"]) / "checkpoints", ignore_errors=True)  # partials
         result["node"] = ray.get_runtime_context().get_node_id()
         run_dir = Path(result["run"])
         (run_dir / RESULT_NAME).write_text(json.dumps(result), encoding="utf-8")
@@ -127,6 +162,25 @@ def tune_trial(config: dict[str, Any]) -> None:
         }
         metrics["node"] = result["node"]
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(run_dir)))
+
+
+def _restore_partial(checkpoint: Any, into: Path) -> Path | None:
+    """The model of a partial checkpoint Tune handed back, copied ``into`` (None: none)."""
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as folder:
+        partial = Path(folder) / PARTIAL_NAME
+        models = sorted((partial / "checkpoints").glob("*.zip"), key=_checkpoint_steps)
+        if not models:
+            return None  # a finished trial's or an older layout's checkpoint
+        shutil.copytree(partial, into)
+    return into / "checkpoints" / models[-1].name
+
+
+def _checkpoint_steps(path: Path) -> int:
+    """The step count in a checkpoint's name (``model_25000_steps.zip``)."""
+    digits = path.stem.removesuffix("_steps").rsplit("_", 1)[-1]
+    return int(digits) if digits.isdigit() else 0
 
 
 def experiment_name(key: Mapping[str, Any]) -> str:
