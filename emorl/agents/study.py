@@ -58,6 +58,8 @@ SPEC_KEYS = frozenset(
         "pilot",
     }
 )  # fmt: skip
+SCALAR_KEYS = ("name", "algo", "recognizer", "timesteps", "episodes", "design", "hyperparams",
+               "pilot")  # fmt: skip
 SHIPPED_SPEC = Path(__file__).resolve().parent / "hyperparams" / "study-v1.yml"
 PILOT = "pilot"  # spec timesteps: the budget from <pilot or out>/pilot/pilot.json
 MOOD_MARGIN = 0.05  # a win with a bad-news final mood this much below level's trades mood
@@ -221,13 +223,7 @@ def load_study_spec(path: str | Path | None = None, **overrides: Any) -> StudySp
     unknown = sorted(set(data) - SPEC_KEYS)
     if unknown:
         raise ValueError(f"{path}: unknown field {unknown[0]!r}; fields: {sorted(SPEC_KEYS)}")
-    kwargs: dict[str, Any] = {
-        k: data[k]
-        for k in (
-            "name", "algo", "recognizer", "timesteps", "episodes", "design", "hyperparams", "pilot"
-        )
-        if k in data
-    }
+    kwargs: dict[str, Any] = {k: data[k] for k in SCALAR_KEYS if k in data}
     kwargs.setdefault("name", path.stem)
     if "arms" in data:
         if not isinstance(data["arms"], list):
