@@ -97,7 +97,7 @@ class PosteriorShards:
 
             def write(tmp: Path) -> None:
                 with tmp.open("wb") as handle:
-                    np.savez(
+                    np.savez_compressed(
                         handle,
                         model=np.array(self.model_id),
                         texts=np.array([k[0] for k in keys], dtype=str),
