@@ -203,6 +203,8 @@ def test_the_speech_spec_repeats_the_primary_comparison_on_v2s_budget() -> None:
     assert resolved["bimodal_cache"].endswith("bimodal-posteriors")  # shared on disk
     asr = resolve_env_kwargs("EmoDialogue-v1", None, {**kwargs, "transcripts": "asr"}, False)
     assert "bimodal_cache" not in asr
+    own = resolve_env_kwargs("EmoDialogue-v1", None, {**kwargs, "bimodal_model": object()}, False)
+    assert "bimodal_cache" not in own  # another model: its identity is the caller's to give
 
 
 def test_study_run_dry_run_prints_the_plan(tmp_path: Path, capsys) -> None:

@@ -274,7 +274,6 @@ def study_estimators(
 ) -> dict[str, dict[str, str]]:
     """Fit (or reuse) the estimators of the study's estimated arms for every cell; returns
     ``{cell key: {kind: folder}}`` (cell key: :func:`cell_key`)."""
-    from emorl.agents.train import resolve_env_kwargs
     from emorl.reward.features import KINDS
     from emorl.reward.premise import TASK_FACTORS
     from emorl.reward.training import estimators_for
@@ -286,8 +285,6 @@ def study_estimators(
     for cell in spec.cells():
         dynamic = {k: v for k, v in cell.items() if k not in TASK_FACTORS}
         kwargs = {**spec.env_kwargs, "recognizer": spec.recognizer, **dynamic}
-        if spec.recognizer == "bimodal":  # rollouts share the trials' posteriors on disk
-            kwargs = resolve_env_kwargs("EmoDialogue-v1", None, kwargs, progress)
         fitted = estimators_for(
             kwargs,
             kinds,

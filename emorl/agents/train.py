@@ -45,15 +45,10 @@ def resolve_env_kwargs(
         from emorl.envs.cache import ensure_ter_cache
 
         kwargs["recognizer_cache"] = str(ensure_ter_cache(progress=progress))
-    shipped_bimodal = (
-        kwargs.get("recognizer") == "bimodal"
-        and kwargs.get("bimodal_model") is None
-        and kwargs.get("transcripts", "noisy") != "asr"
-    )
-    if env_id.startswith("EmoDialogue") and shipped_bimodal and "bimodal_cache" not in kwargs:
-        from emorl.paths import cache_root
+    if env_id.startswith("EmoDialogue"):
+        from emorl.envs.shards import with_bimodal_cache
 
-        kwargs["bimodal_cache"] = str(cache_root("bimodal-posteriors"))
+        kwargs = with_bimodal_cache(kwargs)
     return kwargs
 
 

@@ -14,14 +14,16 @@ from __future__ import annotations
 import atexit
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from emorl.artifacts import atomic_write
+from emorl.paths import cache_root
 
-__all__ = ["Key", "PosteriorShards"]
+__all__ = ["Key", "PosteriorShards", "with_bimodal_cache"]
 
 #: (reply text, emotion, voice, transcript; None: the model transcribed)
 Key = tuple[str, str, int, "str | None"]
@@ -139,3 +141,18 @@ class PosteriorShards:
             heard = None if transcribed[i] else transcripts[i]
             self.entries[(texts[i], emotions[i], int(voices[i]), heard)] = rows[i]
         return n
+
+
+def with_bimodal_cache(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """EmoDialogue kwargs with the machine's shared posteriors folder
+    (``<cache root>/bimodal-posteriors``) when they ask for the shipped IEmoNet with
+    provided or noisy transcripts and name no ``bimodal_cache`` of their own."""
+    kwargs = dict(env_kwargs)
+    shipped = (
+        kwargs.get("recognizer") == "bimodal"
+        and kwargs.get("bimodal_model") is None
+        and kwargs.get("transcripts", "noisy") != "asr"
+    )
+    if shipped and "bimodal_cache" not in kwargs:
+        kwargs["bimodal_cache"] = str(cache_root("bimodal-posteriors"))
+    return kwargs

@@ -175,15 +175,18 @@ def collect_rollouts(
     description: str = "rollouts",
 ) -> tuple[Rollouts, dict[str, Any]]:
     """Play ``episodes`` calls (call ``c`` seeded ``seed + c``) in a vectorised environment
-    with the ``behaviour`` policy; log every transition. Returns the log and a dict with
-    ``act_names``, ``obs_names``, ``labels``, ``values`` (f), ``recognizer``."""
+    with the ``behaviour`` policy (the shipped IEmoNet's posteriors shared on disk:
+    :func:`~emorl.envs.shards.with_bimodal_cache`); log every transition. Returns the log
+    and a dict with ``act_names``, ``obs_names``, ``labels``, ``values`` (f),
+    ``recognizer``."""
+    from emorl.envs.shards import with_bimodal_cache
     from emorl.envs.vector import EmoDialogueVectorEnv
     from emorl.progress import task_progress
     from emorl.simulator.mood import Appraisal, turn_impulse
 
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
-    kwargs = {**(env_kwargs or {}), "reward": "none", "estimator": None}
+    kwargs = with_bimodal_cache({**(env_kwargs or {}), "reward": "none", "estimator": None})
     for key in ("success_bonus", "hangup_penalty", "escalation_cost"):
         kwargs.pop(key, None)
     num_envs = max(1, min(int(num_envs), episodes))
