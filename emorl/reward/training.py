@@ -252,6 +252,9 @@ def collect_rollouts(
             obs = new_obs
     if getattr(venv.recognizer, "cache_path", None) is not None:
         venv.recognizer.save_cache()  # type: ignore[attr-defined]
+    flush = getattr(venv.recognizer, "flush", None)
+    if callable(flush):  # the posteriors of these calls on disk now, for the next process
+        flush()
     log = Rollouts(
         **{name: np.asarray(values, dtype=ROW_TYPES[name]) for name, values in rows.items()}
     )
