@@ -608,19 +608,16 @@ def train_reward_estimator(
         num_envs=num_envs,
         progress=progress,
     )
-    model = fit_estimator(
+    meta = training_metadata(episodes, seed, behaviour, kwargs)
+    model = fit_estimators(
         rollouts,
-        kind=kind,
-        obs_names=info["obs_names"],
-        act_names=info["act_names"],
-        labels=info["labels"],
-        values=info["values"],
-        feature_sets=feature_sets,
+        info,
+        [kind],
         seed=seed,
+        feature_sets=feature_sets,
         compare_mlp=compare_mlp,
-        recognizer=info["recognizer"],
-        metadata=training_metadata(episodes, seed, behaviour, kwargs),
-    )
+        metadata=meta,
+    )[kind]
     model.save_pretrained(out)
     model.metadata["folder"] = str(out)
     return model
