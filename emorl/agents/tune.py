@@ -37,6 +37,10 @@ CHECKPOINT_STEPS = 25_000  # how often a trial under Tune reports its agent so f
 PLACE_KEYS = ("run", "node")
 
 
+class TrialsIncomplete(RuntimeError):
+    """Some trials failed or did not finish; running the study again resumes them."""
+
+
 def trial_configs(
     rewards: Sequence[str],
     seeds: int,
@@ -238,8 +242,18 @@ def run_trials(
         grid = tuner.fit()
     errors = [str(r.error).splitlines()[0] for r in grid if r.error is not None]
     if errors:
-        raise RuntimeError(
+        raise TrialsIncomplete(
             f"{len(errors)} trial(s) failed ({errors[0]}); run the study again to retry them"
+        )
+    unfinished = [
+        r
+        for r in grid
+        if r.checkpoint is None or not (Path(r.checkpoint.path) / RESULT_NAME).is_file()
+    ]
+    if unfinished:  # stopped (Ctrl-C, a lost node): Tune has saved where each trial stood
+        raise TrialsIncomplete(
+            f"{len(unfinished)} of {len(grid)} trial(s) did not finish (the run was stopped); "
+            "run the study again to resume them"
         )
     found: dict[str, dict[str, Any]] = {}
     for r in grid:

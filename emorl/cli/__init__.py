@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from emorl import __version__
+from emorl.agents.tune import TrialsIncomplete
 from emorl.cli import agents, asr, demo, env, fusion, models, speech, text
 from emorl.cli.common import console
 
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.handler(args)
-    except (FileNotFoundError, ValueError, ImportError) as err:
+    except (FileNotFoundError, ValueError, ImportError, TrialsIncomplete) as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}")
         return 2
     except KeyboardInterrupt:

@@ -139,7 +139,8 @@ class PosteriorShards:
         texts, emotions, voices, transcripts, transcribed = columns
         for i in range(n):
             heard = None if transcribed[i] else transcripts[i]
-            self.entries[(texts[i], emotions[i], int(voices[i]), heard)] = rows[i]
+            # a key known here keeps its value (two writers may differ in the last digits)
+            self.entries.setdefault((texts[i], emotions[i], int(voices[i]), heard), rows[i])
         return n
 
 
