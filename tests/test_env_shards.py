@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -92,3 +95,37 @@ def test_clip_memory_keeps_the_latest_clips() -> None:
         memory.put(key, np.zeros(1))
         memory.get_clip("a")
     assert list(memory) == ["c", "a"]
+
+
+def test_the_caller_says_each_text_in_one_emotion() -> None:
+    from emorl.envs.cache import all_replies
+    from emorl.envs.speech_cache import spoken_replies
+    from emorl.simulator import Scenario, UtteranceBank
+
+    scenario, bank = Scenario.load(None), UtteranceBank.load(None)
+    pairs = spoken_replies(scenario, bank)
+    assert [t for t, _ in pairs] == all_replies(scenario, bank)  # one emotion per text
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_warmed_speech_posteriors_are_what_the_environment_computes(tmp_path) -> None:
+    import gymnasium as gym
+
+    from emorl.envs.speech_cache import warm_bimodal_cache
+
+    replies = [("Okay, thank you.", "happy"), ("This is ridiculous!", "angry")]
+    counts = warm_bimodal_cache(tmp_path, voices=[4], replies=replies, workers=1, progress=False)
+    assert counts["computed"] == 2 and len(list(Path(counts["folder"]).glob("*.npz"))) == 1
+    again = warm_bimodal_cache(tmp_path, voices=[4], replies=replies, workers=1, progress=False)
+    assert again["computed"] == 0
+    kwargs = {"recognizer": "bimodal", "transcripts": "provided", "estimator": None}
+    warm = gym.make("EmoDialogue-v1", bimodal_cache=str(tmp_path), **kwargs).unwrapped
+    assert Path(warm.recognizer.cache.folder) == Path(counts["folder"])  # the same identity
+    asked = [Reply(text, emotion, 4, "", "") for text, emotion in replies]
+    fresh = gym.make("EmoDialogue-v1", bimodal_cache=str(tmp_path / "other"), **kwargs).unwrapped
+    np.testing.assert_allclose(
+        warm.recognizer.posteriors(asked), fresh.recognizer.posteriors(asked), atol=1e-4
+    )
+    assert warm.recognizer.hits == 2 and fresh.recognizer.misses == 2
+    with pytest.raises(ValueError, match="unknown emotion"):
+        warm_bimodal_cache(tmp_path, replies=[("Hi", "bored")], progress=False)

@@ -57,11 +57,27 @@ def register(train_kinds, commands) -> None:
     bank.add_argument("--seed", type=int, default=0)
     bank.set_defaults(handler=_build_bank)
     warm = kinds.add_parser(
-        "warm-cache", help="text-recognizer posteriors of every possible reply, as .npz"
+        "warm-cache",
+        help="posteriors of every possible reply: text recognizer (.npz) or speech (shards)",
     )
-    warm.add_argument("--out", type=Path, required=True, help=".npz file to write or extend")
+    warm.add_argument(
+        "--recognizer",
+        choices=("text", "bimodal"),
+        default="text",
+        help="bimodal: the shipped IEmoNet on every reply in every voice, provided transcripts",
+    )
+    warm.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="text: .npz file to write or extend (required); bimodal: shard folder "
+        "(default: <cache root>/bimodal-posteriors, which training reads)",
+    )
     warm.add_argument("--scenario", type=Path, default=None)
     warm.add_argument("--bank", type=Path, default=None)
+    warm.add_argument(
+        "--workers", type=int, default=None, help="bimodal: processes (default: one per CPU)"
+    )
     warm.add_argument("--no-progress", action="store_true")
     warm.set_defaults(handler=_warm_cache)
     report = kinds.add_parser(
@@ -184,8 +200,22 @@ def _build_bank(args: argparse.Namespace) -> int:
 
 
 def _warm_cache(args: argparse.Namespace) -> int:
+    if args.recognizer == "bimodal":
+        from emorl.envs.speech_cache import warm_bimodal_cache
+
+        counts = warm_bimodal_cache(
+            args.out,
+            scenario=args.scenario,
+            bank=args.bank,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+        print(json.dumps(counts))
+        return 0
     from emorl.envs.cache import warm_text_cache
 
+    if args.out is None:
+        raise ValueError("--out: give the .npz file the text posteriors go to")
     counts = warm_text_cache(
         args.out, scenario=args.scenario, bank=args.bank, progress=not args.no_progress
     )
