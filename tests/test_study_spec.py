@@ -235,3 +235,17 @@ def test_finished_trials_are_read_from_the_study_folder_without_ray(tmp_path: Pa
     assert found[1] is None
     # another study's settings never read these trials
     assert finished_trials(configs, {**fixed, "timesteps": 65}, out=tmp_path) == [None, None]
+
+
+def test_training_throughput_reads_each_trials_run_json(tmp_path: Path) -> None:
+    from emorl.agents.study import training_throughput
+
+    runs = []
+    for i, rate in enumerate((900.0, 1000.0, 40.0)):
+        run = tmp_path / f"t{i}"
+        run.mkdir()
+        (run / "run.json").write_text(json.dumps({"steps_per_second": rate}), encoding="utf-8")
+        runs.append({"run": str(run)})
+    runs.append({"run": str(tmp_path / "missing")})  # a run folder without run.json: skipped
+    assert training_throughput(runs) == {"median": 900.0, "min": 40.0, "max": 1000.0}
+    assert training_throughput(runs[-1:]) is None

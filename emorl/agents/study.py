@@ -420,6 +420,7 @@ def run_study(
         "wall_seconds": round(time.perf_counter() - begun, 1),
         "finished_trials": len(results),
         "partial": partial,
+        "training_steps_per_second": training_throughput(results),
     }
     tag = "-partial" if partial else ""
     write_json(out / f"study{tag}.json", {"settings": settings, "cells": cells, "runs": results})
@@ -583,6 +584,24 @@ def premise_verdicts(spec: StudySpec) -> dict[str, bool]:
     return out
 
 
+def training_throughput(results: Sequence[Mapping[str, Any]]) -> dict[str, float] | None:
+    """Median, min and max of the trials' training env steps/s (their ``run.json``)."""
+    import json
+
+    rates = []
+    for result in results:
+        path = Path(result["run"]) / "run.json"
+        try:
+            rate = json.loads(path.read_text(encoding="utf-8")).get("steps_per_second")
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(rate, int | float):
+            rates.append(float(rate))
+    if not rates:
+        return None
+    return {"median": float(np.median(rates)), "min": min(rates), "max": max(rates)}
+
+
 def study_markdown(settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> str:
     """The report: settings, per cell the table and the claim, the figures."""
     from emorl.agents.report import cell as fmt_cell
@@ -600,8 +619,14 @@ def study_markdown(settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any
             if settings.get("partial")
             else ""
         )
-        + f"; wall time {settings['wall_seconds'] / 60:.1f} "
-        "min. Agents: mean over seeds [bootstrap 95 %]; baselines: one evaluation [Wilson 95 % "
+        + f"; wall time {settings['wall_seconds'] / 60:.1f} min"
+        + (
+            f"; training {rate['median']:,.0f} env steps/s per agent (median over trials; "
+            f"{rate['min']:,.0f}-{rate['max']:,.0f})"
+            if (rate := settings.get("training_steps_per_second"))
+            else ""
+        )
+        + ". Agents: mean over seeds [bootstrap 95 %]; baselines: one evaluation [Wilson 95 % "
         "for rates, t for means]. Success and mood are the simulator's truth, not the "
         "recognizer's. Estimators fitted per cell on "
         f"{settings['estimator_episodes']} calls of `{settings['estimator_behaviour']}`.",
