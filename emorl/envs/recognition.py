@@ -353,11 +353,11 @@ def _iemonet_weights(model: Any) -> list[str] | None:
     net = getattr(getattr(model, "fusion", None), "net", None)
     if not {"ter", "ser"} <= set(parts) or net is None:
         return None
-    from emorl.recognizers.iemonet import weights_fingerprint
+    from emorl.artifacts import WEIGHTS_NAME
 
     tensors = [t.detach().cpu().numpy().tobytes() for t in net.state_dict().values()]
     fusion = sha256_bytes(*tensors, repr(model.fusion.temperature).encode())
-    return [weights_fingerprint(parts["ter"]), weights_fingerprint(parts["ser"]), fusion]
+    return [_file_digest(Path(parts[what]) / WEIGHTS_NAME) for what in ("ter", "ser")] + [fusion]
 
 
 def _file_digest(path: Path) -> str:
