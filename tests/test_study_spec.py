@@ -249,3 +249,26 @@ def test_training_throughput_reads_each_trials_run_json(tmp_path: Path) -> None:
     runs.append({"run": str(tmp_path / "missing")})  # a run folder without run.json: skipped
     assert training_throughput(runs) == {"median": 900.0, "min": 40.0, "max": 1000.0}
     assert training_throughput(runs[-1:]) is None
+
+
+def test_a_listed_design_without_a_primary_runs_only_its_cells_all_exploratory() -> None:
+    spec = load_study_spec(Path("emorl/agents/hyperparams/study-v2-factors.yml"))
+    v2 = load_study_spec(Path("emorl/agents/hyperparams/study-v2.yml")).cells()[0]
+    assert spec.primary_cell is None and spec.arms == ("level", "eq1", "eq2")
+    cells = spec.cells()
+    # study-v1's deferred levels, each moved alone from study-v2's primary cell
+    assert len(cells) == 5 and v2 not in cells
+    assert all(sum(c[k] != v2[k] for k in c) == 1 for c in cells)
+    assert {c["lingering"] for c in cells} | {v2["lingering"]} == {0.0, 0.5, 0.95}
+    assert all(spec.seeds_for(c) == 5 for c in cells) and plan(spec)["trials"] == 75
+    assert spec.timesteps == 175_000  # study-v2's pilot budget
+    with pytest.raises(ValueError, match="needs a primary cell or cells"):
+        StudySpec(arms=("level",), factors={"a": [1]}, design="listed")
+    # every cell is exploratory: intervals at 95 %, no Holm adjustment
+    value = lambda v: {"value": v}  # noqa: E731
+    runs = {arm: [{"bad_news_success_rate": value(0.1 * s), "success_rate": value(0.5),
+                   "final_mood": value(0.1), "bad_news_final_mood": value(0.0)}
+                  for s in range(3)]
+            for arm in ("level", "eq2")}  # fmt: skip
+    claim = claims(runs, primary=False, dilemma=True)["eq2"]
+    assert claim["exploratory"] and claim["confidence"] == 0.95 and "p_holm" not in claim

@@ -109,7 +109,7 @@ def run_pilot(
     out = Path(out)
     folder = out / "pilot"
     begun = time.perf_counter()
-    cell = spec.primary_cell
+    cell = spec.primary_cell or spec.cells()[0]  # a listed design without one: its first
     only_primary = spec.replace(design="listed", listed=(), primary=cell)
     estimators = study_estimators(only_primary, out, progress).get(cell_key(cell), {})
     configs = [

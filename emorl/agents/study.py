@@ -89,6 +89,7 @@ class StudySpec:
     hyperparams: str | None = None
     premise: tuple[str, ...] = ()  # premise.json files: which cells can test the claim
     listed: tuple[Mapping[str, Any], ...] = ()  # design "listed": the cells after the primary
+    # (design "listed" without a primary: only these cells, every one exploratory)
     pilot: str | None = None  # the study folder whose pilot fixes timesteps (default: out)
 
     def __post_init__(self) -> None:
@@ -131,8 +132,10 @@ class StudySpec:
                 raise ValueError(f"{where}: design one-at-a-time needs primary levels of {missing}")
         if self.design == "listed":
             missing = sorted(set(self.factors) - set(self.primary))
-            if missing:
+            if self.primary and missing:
                 raise ValueError(f"{where}: design listed needs primary levels of {missing}")
+            if not self.primary and not self.listed:
+                raise ValueError(f"{where}: design listed needs a primary cell or cells")
             for i, cell in enumerate(self.listed):
                 if set(cell) != set(self.factors):
                     raise ValueError(
@@ -148,8 +151,11 @@ class StudySpec:
             raise ValueError(f"{where}: cells are only read with design: listed")
 
     @property
-    def primary_cell(self) -> dict[str, Any]:
-        """The primary cell (the first level of a factor the spec gives no primary for)."""
+    def primary_cell(self) -> dict[str, Any] | None:
+        """The primary cell (the first level of a factor the spec gives no primary for);
+        None for a listed design without one (every cell exploratory)."""
+        if self.design == "listed" and not self.primary and self.factors:
+            return None
         return {k: self.primary.get(k, v[0]) for k, v in self.factors.items()}
 
     def cells(self) -> list[dict[str, Any]]:
@@ -158,7 +164,8 @@ class StudySpec:
             return [{}]
         primary = self.primary_cell
         if self.design == "listed":
-            return [primary] + [dict(c) for c in self.listed if dict(c) != primary]
+            head = [] if primary is None else [primary]
+            return head + [dict(c) for c in self.listed if dict(c) != primary]
         if self.design == "one-at-a-time":
             cells = [primary]
             for name, levels in self.factors.items():
@@ -427,11 +434,12 @@ def run_study(
     learning_curves(
         curves, out / f"learning_curves{tag}.png", f"{spec.algo}: training calls by arm"
     )
-    primary = cells[0]
+    first = cells[0]
     bar_chart(
-        primary["summary"] + primary["baselines"],
+        first["summary"] + first["baselines"],
         out / f"bars{tag}.png",
-        f"{spec.name}, primary cell {primary['cell']}: {spec.timesteps:,} steps",
+        f"{spec.name}, {'primary cell' if first['primary'] else 'cell'} {first['cell']}: "
+        f"{spec.timesteps:,} steps",
     )
     report = out / f"report{tag}.md"
     text = study_markdown(settings, cells)
