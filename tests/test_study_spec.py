@@ -196,7 +196,7 @@ def test_the_speech_spec_repeats_the_primary_comparison_on_v2s_budget() -> None:
     spec = load_study_spec(Path("emorl/agents/hyperparams/study-v2-speech.yml"))
     text = load_study_spec(Path("emorl/agents/hyperparams/study-v2.yml"))
     assert spec.recognizer == "bimodal" and spec.arms == ("level", "eq1", "eq2")
-    assert spec.cells() == [text.cells()[0]] and spec.pilot == "runs/study-v2"
+    assert spec.cells() == [text.cells()[0]] and spec.timesteps == 175_000
     assert plan(spec)["trials"] == 3 * 5
     kwargs = {**spec.env_kwargs, "recognizer": spec.recognizer}
     resolved = resolve_env_kwargs("EmoDialogue-v1", None, kwargs, progress=False)
