@@ -272,3 +272,27 @@ def test_a_listed_design_without_a_primary_runs_only_its_cells_all_exploratory()
             for arm in ("level", "eq2")}  # fmt: skip
     claim = claims(runs, primary=False, dilemma=True)["eq2"]
     assert claim["exploratory"] and claim["confidence"] == 0.95 and "p_holm" not in claim
+
+
+def test_comparisons_across_cells_are_plotted_and_linked(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from emorl.agents.report import comparison_forest
+
+    rng = np.random.default_rng(1)
+    cells = []
+    for k, (name, gain) in enumerate((("lingering=0.5", 0.3), ("lingering=0", 0.0))):
+        level = [_result(0.5, 0.1 + 0.05 * rng.random(), 0.2) for _ in range(5)]
+        eq2 = [_result(0.5, 0.1 + gain + 0.05 * rng.random(), 0.2) for _ in range(5)]
+        claim = claims({"eq2": eq2, "level": level}, primary=False, dilemma=k == 0)
+        cells.append({"cell": name, "primary": False, "summary": [], "baselines": [],
+                      "claim": claim})  # fmt: skip
+    assert cells[0]["claim"]["eq2"]["bad_news_success_rate"]["low"] > 0
+    png = comparison_forest(cells, tmp_path / "comparisons.png", "two cells")
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size[1] > 100
+    settings = {**StudySpec(arms=("eq2", "level")).as_dict(), "plan": {"trials": 20},
+                "wall_seconds": 60.0}  # fmt: skip
+    text = study_markdown(settings, cells)
+    assert "## Cell: lingering=0.5" in text and "![comparisons by cell](comparisons.png)" in text
+    assert "(95 %), p (unadjusted)" in text

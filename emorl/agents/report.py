@@ -75,6 +75,46 @@ def bar_chart(results: Sequence[dict[str, Any]], out: str | Path, title: str = "
     return save_png(fig, out)
 
 
+def comparison_forest(
+    cells: Sequence[dict[str, Any]],
+    out: str | Path,
+    title: str = "",
+    metrics: Sequence[tuple[str, str]] = (
+        ("bad_news_success_rate", "success on bad-news calls"),
+        ("bad_news_final_mood", "final mood on bad-news calls"),
+    ),
+) -> Path:
+    """Per cell (rows) each arm's difference from ``level`` (a study cell's ``claim``) with
+    its interval, one panel per metric, as PNG: how a comparison moves across the cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = sorted({a for c in cells for a, v in c["claim"].items() if v.get("tested")})
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(5 * len(metrics), 0.7 * len(cells) + 1.6), sharey=True
+    )
+    axes = np.atleast_1d(axes)
+    rows = np.arange(len(cells))[::-1]
+    for ax, (key, label) in zip(axes, metrics, strict=True):
+        for j, arm in enumerate(arms):
+            y = rows + (j - (len(arms) - 1) / 2) * 0.18
+            found = [c["claim"].get(arm, {}).get(key) for c in cells]
+            vals = np.array([f["difference"] if f else np.nan for f in found])
+            lows = np.array([f["low"] if f else np.nan for f in found])
+            highs = np.array([f["high"] if f else np.nan for f in found])
+            err = np.clip(np.stack([vals - lows, highs - vals]), 0.0, None)
+            ax.errorbar(vals, y, xerr=err, fmt="o", capsize=3, label=f"{arm} − level")
+        ax.axvline(0, color="black", lw=0.6)
+        ax.set_xlabel(label)
+    axes[0].set_yticks(rows, [c["cell"].replace(", ", "\n") for c in cells], fontsize=7)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_png(fig, out)
+
+
 def learning_curves(
     curves: dict[str, list[Path]], out: str | Path, title: str = "", bins: int = 20
 ) -> Path:

@@ -347,7 +347,7 @@ def run_study(
     ``partial``: train nothing; aggregate the trials finished so far (a study still running
     or stopped) into ``report-partial.md`` / ``study-partial.json`` / ``*-partial.png``."""
     from emorl.agents.evaluate import evaluate_policy
-    from emorl.agents.report import bar_chart, learning_curves
+    from emorl.agents.report import bar_chart, comparison_forest, learning_curves
     from emorl.agents.train import resolve_env_kwargs
     from emorl.agents.tune import finished_trials, run_trials, variant_name
     from emorl.artifacts import atomic_write, write_json
@@ -441,6 +441,13 @@ def run_study(
         f"{spec.name}, {'primary cell' if first['primary'] else 'cell'} {first['cell']}: "
         f"{spec.timesteps:,} steps",
     )
+    compared = [c for c in cells if any(v.get("tested") for v in c["claim"].values())]
+    if len(compared) > 1:
+        comparison_forest(
+            compared,
+            out / f"comparisons{tag}.png",
+            f"{spec.name}: each arm − level by cell (intervals as in the report)",
+        )
     report = out / f"report{tag}.md"
     text = study_markdown(settings, cells)
     atomic_write(report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -666,7 +673,7 @@ def study_markdown(settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any
             m = claim["bad_news_final_mood"]
             level = f"{claim['confidence'] * 100:g} %"
             p = claim.get("p_holm", claim.get("p_value"))
-            p_text = "n/a" if p is None else f"{p:.3f}"
+            p_text = "n/a (no spread over seeds)" if p is None else f"{p:.3f}"
             p_name = "Holm-adjusted p" if "p_holm" in claim else "p (unadjusted)"
             lines += [
                 "",
@@ -683,4 +690,6 @@ def study_markdown(settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any
         f"![bars](bars{tag}.png)",
         "",
     ]
+    if sum(any(v.get("tested") for v in c["claim"].values()) for c in cells) > 1:
+        lines += [f"![comparisons by cell](comparisons{tag}.png)", ""]
     return "\n".join(lines)
