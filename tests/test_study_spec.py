@@ -296,3 +296,27 @@ def test_comparisons_across_cells_are_plotted_and_linked(tmp_path: Path) -> None
     text = study_markdown(settings, cells)
     assert "## Cell: lingering=0.5" in text and "![comparisons by cell](comparisons.png)" in text
     assert "(95 %), p (unadjusted)" in text
+
+
+def test_learning_curves_get_one_row_per_varied_cell(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from emorl.agents.report import learning_curve_grid
+    from emorl.agents.study import varied_factors
+
+    cells = [{"bonus": 0.0, "lingering": 0.5}, {"bonus": 0.0, "lingering": 0.0}]
+    assert varied_factors(cells) == ["lingering"]
+    groups = {}
+    for cell in cells:
+        curve = tmp_path / f"curve-{cell['lingering']}.json"
+        rows = [[100.0 * i, i % 2, 8.0, 0.1 * i] for i in range(1, 41)]
+        curve.write_text(json.dumps({"rows": rows}))
+        groups[f"lingering={cell['lingering']}"] = {"level": [curve], "eq2": [curve]}
+    png = learning_curve_grid(groups, tmp_path / "curves.png", "two rows")
+    with (
+        Image.open(png) as one_row,
+        Image.open(
+            learning_curve_grid({"": groups["lingering=0.5"]}, tmp_path / "one.png")
+        ) as single,
+    ):
+        assert one_row.size[1] > 1.6 * single.size[1]  # a row of panels per cell

@@ -121,32 +121,44 @@ def learning_curves(
     """Rolling success rate and final mood of training calls by step; one line per label,
     the mean over its runs (each a ``curve.json``) with a band of ± one standard error
     (sample standard deviation over runs, ``ddof=1``, over the square root of their number)."""
+    return learning_curve_grid({"": curves}, out, title, bins)
+
+
+def learning_curve_grid(
+    groups: dict[str, dict[str, list[Path]]], out: str | Path, title: str = "", bins: int = 20
+) -> Path:
+    """:func:`learning_curves` with one row of panels per group (e.g. a study's cells,
+    the group name as the row's title) and one line per label within it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for label, paths in curves.items():
-        per_run = [_binned(p, bins) for p in paths]
-        per_run = [r for r in per_run if r is not None]
-        if not per_run:
-            continue
-        x = per_run[0][0]
-        for ax, col in zip(axes, (1, 2), strict=True):
-            ys = np.stack([r[col] for r in per_run])
-            mean = np.nanmean(ys, axis=0)
-            # standard error from the sample std over runs (ddof=1); one run: no band
-            se = np.zeros_like(mean)
-            if len(ys) > 1:
-                se = np.nanstd(ys, axis=0, ddof=1) / np.sqrt(len(ys))
-            ax.plot(x, mean, label=label)
-            ax.fill_between(x, mean - se, mean + se, alpha=0.2)
-    axes[0].set_ylabel("success rate (training calls)")
-    axes[1].set_ylabel("final mood (training calls)")
-    for ax in axes:
+    fig, grid = plt.subplots(
+        len(groups), 2, figsize=(10, 3.2 * len(groups) + 0.4), squeeze=False, sharex=True
+    )
+    for axes, (group, curves) in zip(grid, groups.items(), strict=True):
+        for label, paths in curves.items():
+            per_run = [r for r in (_binned(p, bins) for p in paths) if r is not None]
+            if not per_run:
+                continue
+            x = per_run[0][0]
+            for ax, col in zip(axes, (1, 2), strict=True):
+                ys = np.stack([r[col] for r in per_run])
+                mean = np.nanmean(ys, axis=0)
+                # standard error from the sample std over runs (ddof=1); one run: no band
+                se = np.zeros_like(mean)
+                if len(ys) > 1:
+                    se = np.nanstd(ys, axis=0, ddof=1) / np.sqrt(len(ys))
+                ax.plot(x, mean, label=label)
+                ax.fill_between(x, mean - se, mean + se, alpha=0.2)
+        axes[0].set_ylabel("success rate (training calls)")
+        axes[1].set_ylabel("final mood (training calls)")
+        if group:
+            axes[0].set_title(group, fontsize=9, loc="left")
+        axes[0].legend(fontsize=8)
+    for ax in grid[-1]:
         ax.set_xlabel("environment steps")
-    axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return save_png(fig, out)

@@ -308,6 +308,12 @@ def study_estimators(
     return found
 
 
+def varied_factors(cells: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The factors whose level differs between ``cells`` (the rest are fixed)."""
+    names = list(dict.fromkeys(k for c in cells for k in c))
+    return [k for k in names if len({repr(c.get(k)) for c in cells}) > 1]
+
+
 def cell_key(cell: Mapping[str, Any]) -> str:
     """A cell's label: ``success_bonus=1, lingering=0.95`` (``(defaults)`` for none)."""
     return ", ".join(f"{k}={'fitted' if v is None else v}" for k, v in cell.items()) or "(defaults)"
@@ -347,9 +353,9 @@ def run_study(
     ``partial``: train nothing; aggregate the trials finished so far (a study still running
     or stopped) into ``report-partial.md`` / ``study-partial.json`` / ``*-partial.png``."""
     from emorl.agents.evaluate import evaluate_policy
-    from emorl.agents.report import bar_chart, comparison_forest, learning_curves
+    from emorl.agents.report import bar_chart, comparison_forest, learning_curve_grid
     from emorl.agents.train import resolve_env_kwargs
-    from emorl.agents.tune import finished_trials, run_trials, variant_name
+    from emorl.agents.tune import finished_trials, run_trials
     from emorl.artifacts import atomic_write, write_json
     from emorl.reward.features import KINDS
     from emorl.reward.premise import TASK_FACTORS
@@ -382,13 +388,17 @@ def run_study(
             configs, fixed, out=out, workers=workers, address=ray_address, progress=progress
         )
     by_cell: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    curves: dict[str, list[Path]] = {}
+    curves: dict[str, dict[str, list[Path]]] = {}
+    varied = varied_factors(spec.cells())
     for result in results:
         by_cell.setdefault(cell_key(result["factors"]), {}).setdefault(result["reward"], []).append(
             result
         )
-        name = variant_name(result["reward"], result["factors"])
-        curves.setdefault(name, []).append(Path(result["run"]) / "curve.json")
+        row = (
+            cell_key({k: v for k, v in result["factors"].items() if k in varied}) if varied else ""
+        )
+        curve = Path(result["run"]) / "curve.json"
+        curves.setdefault(row, {}).setdefault(result["reward"], []).append(curve)
     baselines: dict[str, list[dict[str, Any]]] = {}
     for cell in spec.cells():
         dynamic = {k: v for k, v in cell.items() if k not in TASK_FACTORS}
@@ -431,8 +441,12 @@ def run_study(
     }
     tag = "-partial" if partial else ""
     write_json(out / f"study{tag}.json", {"settings": settings, "cells": cells, "runs": results})
-    learning_curves(
-        curves, out / f"learning_curves{tag}.png", f"{spec.algo}: training calls by arm"
+    order = [cell_key({k: v for k, v in c.items() if k in varied}) if varied else ""
+             for c in spec.cells()]  # fmt: skip
+    learning_curve_grid(
+        {row: curves[row] for row in order if row in curves},
+        out / f"learning_curves{tag}.png",
+        f"{spec.algo}: training calls by arm" + (", one row per cell" if varied else ""),
     )
     first = cells[0]
     bar_chart(
@@ -444,7 +458,7 @@ def run_study(
     compared = [c for c in cells if any(v.get("tested") for v in c["claim"].values())]
     if len(compared) > 1:
         comparison_forest(
-            compared,
+            [{**c, "cell": cell_key({k: c["factors"][k] for k in varied})} for c in compared],
             out / f"comparisons{tag}.png",
             f"{spec.name}: each arm − level by cell (intervals as in the report)",
         )
