@@ -28,7 +28,7 @@ import functools
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,11 @@ class Appraisal:
         return self.repetition + self.ignored + self.bad_news > 0
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        # per turn on the environment's hot path: a plain dict, not dataclasses.asdict
+        return {name: getattr(self, name) for name in APPRAISAL_FIELDS}
+
+
+APPRAISAL_FIELDS = tuple(f.name for f in dataclasses.fields(Appraisal))
 
 
 @dataclass(frozen=True)
