@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emorl.agents.tune import experiment_name, same_result, trial_configs, variant_name
+from emorl.agents.tune import experiment_name, same_result, trial_configs
 
 
 def test_trial_grid_is_in_report_order_with_factor_levels() -> None:
@@ -23,8 +23,6 @@ def test_trial_grid_is_in_report_order_with_factor_levels() -> None:
     assert grid[1]["seed"] == 1 and grid[2]["factors"] == {"success_bonus": 10}
     assert grid[4]["reward"] == "level"
     assert trial_configs(("none",), seeds=1) == [{"reward": "none", "factors": {}, "seed": 0}]
-    assert variant_name("delta", {}) == "delta"
-    assert variant_name("delta", {"success_bonus": 0}) == "delta success_bonus=0"
 
 
 def test_experiment_names_follow_the_settings() -> None:

@@ -314,6 +314,16 @@ def varied_factors(cells: Sequence[Mapping[str, Any]]) -> list[str]:
     return [k for k in names if len({repr(c.get(k)) for c in cells}) > 1]
 
 
+def short_key(cell: Mapping[str, Any], varied: Sequence[str]) -> str:
+    """:func:`cell_key` of the ``varied`` factors only ("" when none vary): figure labels."""
+    return cell_key({k: v for k, v in cell.items() if k in varied}) if varied else ""
+
+
+def compared_cells(cells: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The report cells where some arm was compared with ``level``."""
+    return [c for c in cells if any(v.get("tested") for v in c["claim"].values())]
+
+
 def cell_key(cell: Mapping[str, Any]) -> str:
     """A cell's label: ``success_bonus=1, lingering=0.95`` (``(defaults)`` for none)."""
     return ", ".join(f"{k}={'fitted' if v is None else v}" for k, v in cell.items()) or "(defaults)"
@@ -394,11 +404,9 @@ def run_study(
         by_cell.setdefault(cell_key(result["factors"]), {}).setdefault(result["reward"], []).append(
             result
         )
-        row = (
-            cell_key({k: v for k, v in result["factors"].items() if k in varied}) if varied else ""
-        )
         curve = Path(result["run"]) / "curve.json"
-        curves.setdefault(row, {}).setdefault(result["reward"], []).append(curve)
+        row = curves.setdefault(short_key(result["factors"], varied), {})
+        row.setdefault(result["reward"], []).append(curve)
     baselines: dict[str, list[dict[str, Any]]] = {}
     for cell in spec.cells():
         dynamic = {k: v for k, v in cell.items() if k not in TASK_FACTORS}
@@ -441,8 +449,7 @@ def run_study(
     }
     tag = "-partial" if partial else ""
     write_json(out / f"study{tag}.json", {"settings": settings, "cells": cells, "runs": results})
-    order = [cell_key({k: v for k, v in c.items() if k in varied}) if varied else ""
-             for c in spec.cells()]  # fmt: skip
+    order = [short_key(c, varied) for c in spec.cells()]
     learning_curve_grid(
         {row: curves[row] for row in order if row in curves},
         out / f"learning_curves{tag}.png",
@@ -455,10 +462,10 @@ def run_study(
         f"{spec.name}, {'primary cell' if first['primary'] else 'cell'} {first['cell']}: "
         f"{spec.timesteps:,} steps",
     )
-    compared = [c for c in cells if any(v.get("tested") for v in c["claim"].values())]
+    compared = compared_cells(cells)
     if len(compared) > 1:
         comparison_forest(
-            [{**c, "cell": cell_key({k: c["factors"][k] for k in varied})} for c in compared],
+            [{**c, "cell": short_key(c["factors"], varied)} for c in compared],
             out / f"comparisons{tag}.png",
             f"{spec.name}: each arm − level by cell (intervals as in the report)",
         )
@@ -704,6 +711,6 @@ def study_markdown(settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any
         f"![bars](bars{tag}.png)",
         "",
     ]
-    if sum(any(v.get("tested") for v in c["claim"].values()) for c in cells) > 1:
+    if len(compared_cells(cells)) > 1:
         lines += [f"![comparisons by cell](comparisons{tag}.png)", ""]
     return "\n".join(lines)

@@ -59,11 +59,6 @@ def trial_configs(
     ]
 
 
-def variant_name(reward: str, factors: Mapping[str, Any]) -> str:
-    """``delta_est`` or ``delta_est success_bonus=0`` (the label in tables and figures)."""
-    return " ".join([reward, *(f"{k}={v}" for k, v in factors.items())])
-
-
 def run_trial(
     config: Mapping[str, Any],
     run_root: str | Path,
