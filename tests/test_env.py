@@ -153,6 +153,24 @@ def test_render_modes(capsys) -> None:
     assert "call starts" in capsys.readouterr().out
 
 
+def test_human_render_prints_the_words_as_said(capsys) -> None:
+    """Brackets and colon codes in a reply are text, not rich markup or emoji."""
+    from types import SimpleNamespace
+
+    from emorl.envs.render import render_human
+
+    entry = {
+        "posteriors": np.array([0.1, 0.7, 0.1, 0.1]),
+        "act": "greet",
+        "text": "[bold]fine[/bold] :smile:",
+        "emotion": "happy",
+        "reward": 0.5,
+    }
+    render_human(SimpleNamespace(history=[entry]))
+    out = capsys.readouterr().out
+    assert "[bold]fine[/bold] :smile:" in out and "heard happy 0.70" in out
+
+
 def test_oracle_confusion_and_errors() -> None:
     oracle = OracleRecognizer(0.2)
     p = oracle.posteriors([Reply("x", "angry")])[0]

@@ -345,6 +345,15 @@ def test_skipped_summary_of_speech_evaluation() -> None:
     assert skipped_summary({"ravdess": {}}) is None
 
 
+def test_skipped_line_prints_source_names_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """A source such as ``dailydialog:train`` next to ``: 1600`` is not read as an emoji code."""
+    from emorl.cli.common import print_skipped
+
+    print_skipped({"dailydialog:train": {"label 'surprise' [x]": 3}, "meld:dev": {"fear": 1}})
+    err = flat(capsys.readouterr().err)
+    assert "dailydialog:train: 3 label 'surprise' [x]; meld:dev: 1 fear" in err
+
+
 # --- row 16: model_type / architectures, model card metadata -----------------------------
 
 

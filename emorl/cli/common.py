@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-console = Console(stderr=True)
+console = Console(stderr=True, emoji=False)  # names like 'dailydialog:train:' stay text
 
 
 # Hints in emorl.audio's messages that name Python parameters, and what the CLI offers instead.
@@ -165,7 +164,7 @@ def print_skipped(skipped: Mapping[str, Mapping[str, int]]) -> None:
     """Print :func:`skipped_summary` to stderr when anything was skipped."""
     line = skipped_summary(skipped)
     if line:
-        console.print(escape(line), soft_wrap=True)
+        console.print(line, soft_wrap=True, markup=False)
 
 
 def add_device_option(parser: Any) -> None:

@@ -170,7 +170,7 @@ def run(options: DemoOptions, console: Console | None = None) -> Any:
     from emorl.demo.segmenter import SegmenterConfig, UtteranceSegmenter
     from emorl.demo.session import RunSummary, run_demo
 
-    console = console or Console()
+    console = console or Console(emoji=False)
     source = open_source(options)  # fails fast, before any model loads
     log = TurnLog(options.log) if options.log is not None else None
     try:

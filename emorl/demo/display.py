@@ -93,7 +93,7 @@ class LiveDisplay:
     """The rich live panel; use as a context manager."""
 
     def __init__(self, source: str, agent: str, console: Console | None = None) -> None:
-        self.console = console or Console()
+        self.console = console or Console(emoji=False)
         self.source, self.agent = source, agent
         self.status = "listening"
         self.last: Turn | None = None
@@ -151,7 +151,7 @@ class PlainDisplay:
     """One printed block per turn, for terminals without live redraw."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console()
+        self.console = console or Console(emoji=False)
 
     def __enter__(self) -> PlainDisplay:
         return self

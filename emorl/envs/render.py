@@ -35,9 +35,13 @@ def render_ansi(env: Any) -> str:
 def render_human(env: Any) -> None:
     """The latest turn, printed with rich."""
     from rich.console import Console
+    from rich.markup import escape
 
     if not env.history:
         return
     i = len(env.history) - 1
     agent, text, note = _line(env.history[-1], i)
-    Console().print(f"[bold cyan][{i}] agent:[/] {agent}\n[bold]user:[/] {text}\n[dim]{note}[/]")
+    Console(emoji=False).print(
+        f"[bold cyan][{i}] agent:[/] {escape(agent)}\n[bold]user:[/] {escape(text)}\n"
+        f"[dim]{escape(note)}[/]"
+    )
