@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,6 +13,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from emorl.console import make_console
 
 
 @contextmanager
@@ -26,7 +27,7 @@ def training_progress(enabled: bool = True) -> Iterator[Progress]:
         TextColumn("loss {task.fields[loss]:.4f}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=make_console(stderr=True),
         disable=not enabled,
     )
     with bar:
@@ -42,7 +43,7 @@ def task_progress(enabled: bool = True) -> Iterator[Progress]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=make_console(stderr=True),
         disable=not enabled,
     )
     with bar:

@@ -95,9 +95,9 @@ def main_job(
         ]
     )
     atomic_write(out / "report.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    from rich.console import Console
+    from emorl.console import make_console
 
-    Console(stderr=True).print(
+    make_console(stderr=True).print(
         f"main job: {wall:.0f} s; report {out / 'report.md'}; "
         f"PPO beats random on success {verdict['success_beats_random']}, "
         f"on final mood {verdict['mood_beats_random']}"

@@ -27,8 +27,9 @@ def cell(metric: dict[str, float], fmt: str) -> str:
 
 def print_comparison(results: Sequence[dict[str, Any]], title: str) -> None:
     """A rich table of policies × metrics with 95 % intervals (to stdout)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from emorl.console import make_console
 
     table = Table(title=title)
     table.add_column("policy")
@@ -36,7 +37,7 @@ def print_comparison(results: Sequence[dict[str, Any]], title: str) -> None:
         table.add_column(header, justify="right")
     for result in results:
         table.add_row(result["policy"], *(cell(result[k], f) for k, _, f in COLUMNS))
-    Console(width=160).print(table)
+    make_console(width=160).print(table)
 
 
 def markdown_table(results: Sequence[dict[str, Any]]) -> str:

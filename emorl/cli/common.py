@@ -9,10 +9,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-console = Console(stderr=True, emoji=False)  # names like 'dailydialog:train:' stay text
+from emorl.console import make_console
+
+console = make_console(stderr=True)
 
 
 # Hints in emorl.audio's messages that name Python parameters, and what the CLI offers instead.
@@ -192,7 +193,7 @@ def print_report(result: Mapping[str, Any], title: str, as_json: bool) -> None:
     for name in ("accuracy", "ua", "macro_f1", "macro_recall", "f1_pn"):
         if name in result:
             table.add_row(name, f"{result[name]:.3f}")
-    Console().print(table)
+    make_console().print(table)
 
 
 def print_cv(summary: Mapping[str, Any], title: str, as_json: bool) -> None:

@@ -8,7 +8,6 @@ import sys
 import warnings
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -26,6 +25,7 @@ from emorl.cli.common import (
     training_kwargs,
     wants_ray,
 )
+from emorl.console import make_console
 from emorl.recognizers.text.input import TextInputError, UnreliableTextWarning, clean_text
 
 READERS = "semeval, meld, dailydialog, iemocap, manifest"
@@ -319,7 +319,7 @@ def predict_texts(args: argparse.Namespace) -> int:
     for row in rows:
         probs = row["probabilities"]
         table.add_row(row["text"], row["label"], *(f"{probs[lab]:.2f}" for lab in model.labels))
-    Console().print(table)
+    make_console().print(table)
     return 0
 
 

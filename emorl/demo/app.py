@@ -15,6 +15,8 @@ from typing import Any
 
 from rich.console import Console
 
+from emorl.console import make_console
+
 
 @dataclass
 class DemoOptions:
@@ -170,7 +172,7 @@ def run(options: DemoOptions, console: Console | None = None) -> Any:
     from emorl.demo.segmenter import SegmenterConfig, UtteranceSegmenter
     from emorl.demo.session import RunSummary, run_demo
 
-    console = console or Console(emoji=False)
+    console = console or make_console()
     source = open_source(options)  # fails fast, before any model loads
     log = TurnLog(options.log) if options.log is not None else None
     try:

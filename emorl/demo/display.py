@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from emorl.console import make_console
 from emorl.demo.session import Turn
 from emorl.emotions import FOUR_CLASS
 
@@ -93,7 +94,7 @@ class LiveDisplay:
     """The rich live panel; use as a context manager."""
 
     def __init__(self, source: str, agent: str, console: Console | None = None) -> None:
-        self.console = console or Console(emoji=False)
+        self.console = console or make_console()
         self.source, self.agent = source, agent
         self.status = "listening"
         self.last: Turn | None = None
@@ -151,7 +152,7 @@ class PlainDisplay:
     """One printed block per turn, for terminals without live redraw."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(emoji=False)
+        self.console = console or make_console()
 
     def __enter__(self) -> PlainDisplay:
         return self

@@ -109,8 +109,9 @@ def lingering_mood_demo(seeds: int = 200, recognizer: str = "text") -> dict[str,
 
 def print_demo(result: dict[str, Any]) -> None:
     """The demonstration as a rich table."""
-    from rich.console import Console
     from rich.table import Table
+
+    from emorl.console import make_console
 
     table = Table(
         title=f"Same good act, clean vs after a bad turn ({result['seeds']} seeds, "
@@ -131,9 +132,9 @@ def print_demo(result: dict[str, Any]) -> None:
             for k in ("good_act_clean", "good_act_after_bad_turn", "shift", "bad_act")
         ]
         table.add_row(v, *cells, f"{row['good_act_scored_negative_after_bad_turn']:.0%}")
-    Console().print(table)
+    make_console().print(table)
     c = result["caller"]
-    Console().print(
+    make_console().print(
         f"caller valence before the good act: clean {c['valence_clean']['mean']:+.3f}, "
         f"after bad turn {c['valence_after_bad']['mean']:+.3f}; true 'happy' after it: "
         f"{c['happy_clean']['mean']:.0%} vs {c['happy_after_bad']['mean']:.0%}"

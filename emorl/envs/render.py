@@ -34,14 +34,15 @@ def render_ansi(env: Any) -> str:
 
 def render_human(env: Any) -> None:
     """The latest turn, printed with rich."""
-    from rich.console import Console
     from rich.markup import escape
+
+    from emorl.console import make_console
 
     if not env.history:
         return
     i = len(env.history) - 1
     agent, text, note = _line(env.history[-1], i)
-    Console(emoji=False).print(
+    make_console().print(
         f"[bold cyan][{i}] agent:[/] {escape(agent)}\n[bold]user:[/] {escape(text)}\n"
         f"[dim]{escape(note)}[/]"
     )

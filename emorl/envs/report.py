@@ -167,8 +167,9 @@ def example_dialogues(
 
 def print_agreement(result: dict[str, Any]) -> None:
     """The agreement report as a rich table."""
-    from rich.console import Console
     from rich.table import Table
+
+    from emorl.console import make_console
 
     table = Table(
         title=f"{result['recognizer']} recognizer vs the caller's true emotion, "
@@ -179,7 +180,7 @@ def print_agreement(result: dict[str, Any]) -> None:
     for label in FOUR_CLASS:
         table.add_row(label, f"{result['true_share'][label]:.3f}", f"{result['recall'][label]:.3f}")
     table.add_row("overall", "", f"accuracy {result['accuracy']:.3f}, UA {result['ua']:.3f}")
-    console = Console()
+    console = make_console()
     console.print(table)
     console.print(
         f"distinct replies said {result['distinct_replies_said']:,} of "
